@@ -1,0 +1,276 @@
+/*
+ * due_checker.c — fires due occurrences, exactly once.
+ *
+ * For every restored partition this instance owns, walk the due index from
+ * the partition's lower bound up to now.  Each due occurrence becomes, in
+ * ONE Kafka transaction, an ExecutionDue on its queue's executions topic and
+ * a FIRED status event on the job's status partition.  The checker changes
+ * no state: the occurrence leaves the index when FIRED is read back and
+ * applied (intake.c).  Until then its execution id sits in t->inflight so
+ * it is not fired twice by this instance; after a crash, the restore to the
+ * end of the status partition brings the FIRED back before anything fires.
+ * The consumer group metadata in each transaction fences a zombie that lost
+ * its partitions.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched/log.h"
+#include "sched/time.h"
+#include "sched/timer_state.h"
+#include "timer_int.h"
+
+/* Deterministic event id of a timer-written event: "t" + 16 hex digits of a
+ * hash of the execution id and the event kind. */
+static void timer_event_id(char out[SCHED_ID_MAX], const char *exec_id,
+                           const char *kind) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (const char *s = exec_id; *s; s++)
+                h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+        for (const char *s = kind; *s; s++)
+                h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+        snprintf(out, SCHED_ID_MAX, "t%016llx", (unsigned long long)h);
+}
+
+static rd_kafka_resp_err_t produce_event(tmr_t *t, const char *topic,
+                                         int32_t partition,
+                                         const sched_event_t *ev) {
+        void *buf;
+        size_t len;
+        char errstr[256];
+        if (sched_codec_encode(t->codec, ev, &buf, &len, errstr,
+                               sizeof(errstr))) {
+                sched_error("timer", "encode %s for %s: %s",
+                            sched_ev_type2str(ev->type), ev->job_id, errstr);
+                return RD_KAFKA_RESP_ERR__BAD_MSG;
+        }
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+                t->producer, RD_KAFKA_V_TOPIC(topic),
+                RD_KAFKA_V_PARTITION(partition),
+                RD_KAFKA_V_KEY(ev->job_id, strlen(ev->job_id)),
+                RD_KAFKA_V_VALUE(buf, len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END);
+        if (err)
+                free(buf);
+        return err;
+}
+
+/* Produce ExecutionDue + FIRED for one occurrence inside the open
+ * transaction. */
+static rd_kafka_resp_err_t fire_one(tmr_t *t, const sched_timer_job_t *job,
+                                    const char *exec_id, int64_t now_ms) {
+        const sched_job_def_t *def = &job->def.u.def;
+        sched_event_t due, fired;
+        char topic[SCHED_TOPIC_MAX];
+
+        sched_event_init(&due, SCHED_EV_EXECUTION_DUE);
+        timer_event_id(due.event_id, exec_id, "DUE");
+        memcpy(due.job_id, job->def.job_id, sizeof(due.job_id));
+        memcpy(due.tenant, job->def.tenant, sizeof(due.tenant));
+        due.ts_ms = now_ms;
+        memcpy(due.u.due.execution_id, exec_id, SCHED_EXEC_ID_MAX);
+        due.u.due.attempt = job->attempt;
+        due.u.due.scheduled_ms = job->next_due_ms;
+        memcpy(due.u.due.task, def->task, sizeof(due.u.due.task));
+        due.u.due.parameters = def->parameters; /* borrowed */
+        memcpy(due.u.due.queue, def->queue, sizeof(due.u.due.queue));
+        due.u.due.priority = def->priority;
+        due.u.due.timeout_ms = def->timeout_ms;
+        sched_topic_executions(topic, sizeof(topic), t->conf.prefix,
+                               def->queue[0] ? def->queue : "default",
+                               def->priority == SCHED_PRIO_HIGH);
+        rd_kafka_resp_err_t err =
+                produce_event(t, topic, RD_KAFKA_PARTITION_UA, &due);
+        due.u.due.parameters = NULL;
+        if (err)
+                return err;
+
+        sched_event_init(&fired, SCHED_EV_STATUS);
+        timer_event_id(fired.event_id, exec_id, "FIRED");
+        memcpy(fired.job_id, job->def.job_id, sizeof(fired.job_id));
+        memcpy(fired.tenant, job->def.tenant, sizeof(fired.tenant));
+        fired.ts_ms = now_ms;
+        fired.u.status.status = SCHED_STATUS_FIRED;
+        memcpy(fired.u.status.execution_id, exec_id, SCHED_EXEC_ID_MAX);
+        fired.u.status.attempt = job->attempt;
+        fired.u.status.scheduled_ms = job->next_due_ms;
+        return produce_event(t, t->t_status, job->partition, &fired);
+}
+
+/* Positions of every assigned partition, for send_offsets_to_transaction
+ * (which is what fences a zombie: its group generation is stale). */
+static rd_kafka_topic_partition_list_t *positions(tmr_t *t) {
+        rd_kafka_topic_partition_list_t *assigned = NULL;
+        if (rd_kafka_assignment(t->consumer, &assigned))
+                return NULL;
+        rd_kafka_position(t->consumer, assigned);
+        rd_kafka_topic_partition_list_t *out =
+                rd_kafka_topic_partition_list_new(assigned->cnt);
+        for (int i = 0; i < assigned->cnt; i++)
+                if (assigned->elems[i].offset >= 0)
+                        rd_kafka_topic_partition_list_add(
+                                out, assigned->elems[i].topic,
+                                assigned->elems[i].partition)
+                                ->offset = assigned->elems[i].offset;
+        rd_kafka_topic_partition_list_destroy(assigned);
+        return out;
+}
+
+static int txn_abort(tmr_t *t) {
+        rd_kafka_error_t *error = rd_kafka_abort_transaction(
+                t->producer, (int)t->conf.txn_timeout_ms);
+        if (error) {
+                sched_error("timer", "abort: %s", rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+                return -1;
+        }
+        t->txn_aborts++;
+        return 1;
+}
+
+/* Commit the open transaction.  Returns 0 on commit, 1 if it was aborted
+ * (the caller forgets what it fired), -1 on a fatal error. */
+static int txn_finish(tmr_t *t) {
+        rd_kafka_error_t *error = NULL;
+        rd_kafka_topic_partition_list_t *offsets = positions(t);
+        if (offsets && offsets->cnt > 0) {
+                rd_kafka_consumer_group_metadata_t *cgmd =
+                        rd_kafka_consumer_group_metadata(t->consumer);
+                error = rd_kafka_send_offsets_to_transaction(
+                        t->producer, offsets, cgmd,
+                        (int)t->conf.txn_timeout_ms);
+                rd_kafka_consumer_group_metadata_destroy(cgmd);
+        }
+        if (offsets)
+                rd_kafka_topic_partition_list_destroy(offsets);
+        if (!error)
+                error = rd_kafka_commit_transaction(
+                        t->producer, (int)t->conf.txn_timeout_ms);
+        if (!error) {
+                t->txn_commits++;
+                return 0;
+        }
+        sched_warn("timer", "transaction commit: %s",
+                   rd_kafka_error_string(error));
+        bool abortable = rd_kafka_error_txn_requires_abort(error);
+        bool fatal = rd_kafka_error_is_fatal(error);
+        rd_kafka_error_destroy(error);
+        if (fatal || !abortable) {
+                /* Fenced, or a timeout whose outcome is unknown: the only
+                 * safe move is to stop and let a restart restore. */
+                sched_error("timer", "transaction failed fatally; exiting");
+                return -1;
+        }
+        return txn_abort(t);
+}
+
+int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
+        int fired = 0;
+        bool in_txn = false, failed = false;
+        char (*ids)[SCHED_EXEC_ID_MAX] =
+                malloc((size_t)t->conf.fire_batch_max * SCHED_EXEC_ID_MAX);
+        if (!ids)
+                return -1;
+        *next_due_ms = SCHED_NONE;
+
+        for (int32_t p = 0;
+             p < t->nparts && fired < t->conf.fire_batch_max && !failed; p++) {
+                tmr_part_t *tp = &t->parts[p];
+                if (!tp->owned || !tp->restored)
+                        continue;
+                unsigned char lower[SCHED_DUE_KEY_MAX], upper[4];
+                size_t lower_len = sched_due_key(lower, p, tp->low_ms, "");
+                upper[0] = (unsigned char)((uint32_t)(p + 1) >> 24);
+                upper[1] = (unsigned char)((uint32_t)(p + 1) >> 16);
+                upper[2] = (unsigned char)((uint32_t)(p + 1) >> 8);
+                upper[3] = (unsigned char)(p + 1);
+                sched_iter_t *it = sched_store_iter(t->store, SCHED_CF_DUE,
+                                                    lower, lower_len, upper,
+                                                    sizeof(upper));
+                bool first = true;
+                for (; sched_iter_valid(it); sched_iter_next(it)) {
+                        size_t klen;
+                        const char *key = sched_iter_key(it, &klen);
+                        int32_t kp;
+                        int64_t due;
+                        char job_id[SCHED_ID_MAX];
+                        if (!sched_due_key_parse(key, klen, &kp, &due, job_id))
+                                continue;
+                        if (first) {
+                                /* Moving lower bound: what was deleted
+                                 * below the first live entry is never
+                                 * walked again. */
+                                tp->low_ms = due;
+                                first = false;
+                        }
+                        if (due > now_ms) {
+                                if (*next_due_ms == SCHED_NONE ||
+                                    due < *next_due_ms)
+                                        *next_due_ms = due;
+                                break;
+                        }
+                        if (fired >= t->conf.fire_batch_max) {
+                                *next_due_ms = now_ms; /* more to do now */
+                                break;
+                        }
+                        sched_timer_job_t job;
+                        if (sched_timer_job_get(t->store, NULL, t->codec,
+                                                job_id, &job))
+                                continue;
+                        char exec_id[SCHED_EXEC_ID_MAX];
+                        sched_execution_id(exec_id, job_id, due, job.attempt);
+                        if (job.state != SCHED_TJ_SCHEDULED ||
+                            job.next_due_ms != due ||
+                            sched_strset_has(t->inflight, exec_id)) {
+                                sched_timer_job_clear(&job);
+                                continue;
+                        }
+                        if (!in_txn) {
+                                rd_kafka_error_t *error =
+                                        rd_kafka_begin_transaction(
+                                                t->producer);
+                                if (error) {
+                                        sched_error("timer", "begin: %s",
+                                                    rd_kafka_error_string(
+                                                            error));
+                                        rd_kafka_error_destroy(error);
+                                        sched_timer_job_clear(&job);
+                                        sched_iter_destroy(it);
+                                        free(ids);
+                                        return -1;
+                                }
+                                in_txn = true;
+                        }
+                        rd_kafka_resp_err_t err =
+                                fire_one(t, &job, exec_id, sched_now_ms());
+                        sched_timer_job_clear(&job);
+                        if (err) {
+                                /* Half an occurrence may be in the
+                                 * transaction: abort it all, retry soon. */
+                                sched_warn("timer", "produce: %s",
+                                           rd_kafka_err2str(err));
+                                failed = true;
+                                break;
+                        }
+                        sched_strset_add(t->inflight, exec_id, p);
+                        memcpy(ids[fired++], exec_id, SCHED_EXEC_ID_MAX);
+                }
+                sched_iter_destroy(it);
+        }
+
+        int rc = fired;
+        if (in_txn) {
+                int r = failed ? txn_abort(t) : txn_finish(t);
+                if (r != 0) {
+                        for (int i = 0; i < fired; i++)
+                                sched_strset_del(t->inflight, ids[i]);
+                        rc = r < 0 ? -1 : 0;
+                        if (r > 0)
+                                *next_due_ms = now_ms;
+                } else {
+                        t->fired += (uint64_t)fired;
+                }
+        }
+        free(ids);
+        return rc;
+}

@@ -1,0 +1,253 @@
+/*
+ * intake.c — the timer's input side: partition assignment, restore, and
+ * applying commands and status events to the store.
+ *
+ * Positions live in the store, written in the same batch as the state they
+ * produced; on assignment each partition resumes from there, so a crash
+ * between the two is impossible by construction.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched/log.h"
+#include "sched/timer_state.h"
+#include "timer_int.h"
+
+#define INTAKE_BATCH_MAX 5000
+
+static bool is_commands(const tmr_t *t, const char *topic) {
+        return !strcmp(topic, t->t_commands);
+}
+
+static void part_check_restored(tmr_t *t, int32_t p) {
+        tmr_part_t *tp = &t->parts[p];
+        if (tp->owned && !tp->restored && tp->next_cmd >= tp->target_cmd &&
+            tp->next_status >= tp->target_status) {
+                tp->restored = true;
+                sched_info("timer", "partition %d restored (commands %lld, "
+                                    "status %lld)",
+                           (int)p, (long long)tp->next_cmd,
+                           (long long)tp->next_status);
+        }
+}
+
+static void on_assign(tmr_t *t, rd_kafka_topic_partition_list_t *parts) {
+        for (int i = 0; i < parts->cnt; i++) {
+                rd_kafka_topic_partition_t *rktpar = &parts->elems[i];
+                int32_t p = rktpar->partition;
+                if (p < 0 || p >= t->nparts) {
+                        sched_error("timer", "assigned %s [%d] beyond the %d "
+                                             "partitions known at start",
+                                    rktpar->topic, (int)p, (int)t->nparts);
+                        continue;
+                }
+                tmr_part_t *tp = &t->parts[p];
+                int64_t stored = sched_store_offset_get(t->store,
+                                                        rktpar->topic, p);
+                rktpar->offset = stored >= 0 ? stored
+                                             : RD_KAFKA_OFFSET_BEGINNING;
+                int64_t lo = 0, hi = 0;
+                rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+                        t->consumer, rktpar->topic, p, &lo, &hi, 10000);
+                if (err)
+                        sched_warn("timer", "watermarks of %s [%d]: %s",
+                                   rktpar->topic, (int)p,
+                                   rd_kafka_err2str(err));
+                int64_t next = stored >= 0 ? stored : lo;
+                if (is_commands(t, rktpar->topic)) {
+                        tp->target_cmd = err ? INT64_MAX : hi;
+                        tp->next_cmd = next;
+                } else {
+                        tp->target_status = err ? INT64_MAX : hi;
+                        tp->next_status = next;
+                }
+                tp->owned = true;
+                tp->restored = false;
+                tp->low_ms = INT64_MIN;
+        }
+        for (int32_t p = 0; p < t->nparts; p++)
+                part_check_restored(t, p);
+}
+
+void tmr_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *parts, void *opaque) {
+        tmr_t *t = opaque;
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                on_assign(t, parts);
+                sched_info("timer", "assigned %d topic-partitions",
+                           parts->cnt);
+                rd_kafka_assign(rk, parts);
+                return;
+        }
+        for (int i = 0; i < parts->cnt; i++) {
+                int32_t p = parts->elems[i].partition;
+                if (p >= 0 && p < t->nparts) {
+                        t->parts[p].owned = false;
+                        t->parts[p].restored = false;
+                        sched_strset_del_tag(t->inflight, p);
+                }
+        }
+        sched_info("timer", "revoked %d topic-partitions", parts->cnt);
+        rd_kafka_assign(rk, NULL);
+}
+
+static void dead_letter(tmr_t *t, const rd_kafka_message_t *rkm,
+                        const char *reason) {
+        sched_warn("timer", "dead-lettering %s [%d] @%lld: %s",
+                   rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
+                   (long long)rkm->offset, reason);
+        rd_kafka_resp_err_t err = sched_kafka_dlq(t->dlq_producer, t->t_dlq,
+                                                  rkm, reason);
+        if (err)
+                sched_error("timer", "dead-letter produce failed: %s",
+                            rd_kafka_err2str(err));
+        t->dead_lettered++;
+}
+
+/* Decode and apply one record into t->batch.  Returns -1 only when the
+ * store cannot take the change (fatal); bad records go to the DLQ. */
+static int apply_record(tmr_t *t, const rd_kafka_message_t *rkm,
+                        sched_timer_effect_t *eff, sched_event_t *ev,
+                        bool *decoded) {
+        char errstr[512];
+        const char *topic = rd_kafka_topic_name(rkm->rkt);
+        bool commands = is_commands(t, topic);
+        *decoded = false;
+
+        sched_err_t err = sched_codec_decode(t->codec, rkm->payload, rkm->len,
+                                             ev, errstr, sizeof(errstr));
+        if (err) {
+                dead_letter(t, rkm, errstr);
+                return 0;
+        }
+        *decoded = true;
+        bool ok_type = commands ? ev->type >= SCHED_EV_CREATE_JOB &&
+                                          ev->type <= SCHED_EV_UPDATE_JOB
+                                : ev->type == SCHED_EV_STATUS;
+        if (!ok_type) {
+                snprintf(errstr, sizeof(errstr), "%s record on topic %s",
+                         sched_ev_type2str(ev->type), topic);
+                dead_letter(t, rkm, errstr);
+                return 0;
+        }
+        int32_t want = sched_partition_of(ev->job_id, strlen(ev->job_id),
+                                          t->nparts);
+        if (want != rkm->partition) {
+                snprintf(errstr, sizeof(errstr),
+                         "job %s is on partition %d but its key hashes "
+                         "(murmur2) to partition %d",
+                         ev->job_id, (int)rkm->partition, (int)want);
+                dead_letter(t, rkm, errstr);
+                return 0;
+        }
+        err = sched_timer_apply(t->store, t->batch, t->codec, ev,
+                                rkm->partition, eff, errstr, sizeof(errstr));
+        if (err) {
+                sched_error("timer", "apply %s of job %s: %s",
+                            sched_ev_type2str(ev->type), ev->job_id, errstr);
+                return err == SCHED_ERR_STORE || err == SCHED_ERR_NOMEM ? -1
+                                                                        : 0;
+        }
+        if (eff->rejected)
+                sched_warn("timer", "job %s rejected: %s", ev->job_id,
+                           eff->reason);
+        return 0;
+}
+
+/* Per-message bookkeeping once the batch is durable. */
+typedef struct applied_s {
+        int32_t partition;
+        bool due_added;
+        int64_t due_ms;
+        char fired_exec_id[SCHED_EXEC_ID_MAX];
+} applied_t;
+
+int tmr_intake(tmr_t *t, int timeout_ms) {
+        static applied_t applied[INTAKE_BATCH_MAX];
+        int n = 0, records = 0;
+        char errstr[512];
+
+        for (int i = 0; i < INTAKE_BATCH_MAX; i++) {
+                rd_kafka_message_t *rkm = rd_kafka_consumer_poll(
+                        t->consumer, i == 0 ? timeout_ms : 0);
+                if (!rkm)
+                        break;
+                int32_t p = rkm->partition;
+                bool known = rkm->rkt && p >= 0 && p < t->nparts;
+                bool commands =
+                        known && is_commands(t, rd_kafka_topic_name(rkm->rkt));
+                if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        if (known) {
+                                int64_t *next = commands
+                                                        ? &t->parts[p].next_cmd
+                                                        : &t->parts[p]
+                                                                  .next_status;
+                                if (rkm->offset > *next)
+                                        *next = rkm->offset;
+                                part_check_restored(t, p);
+                        }
+                        rd_kafka_message_destroy(rkm);
+                        continue;
+                }
+                if (rkm->err) {
+                        sched_warn("timer", "consumer: %s",
+                                   rd_kafka_message_errstr(rkm));
+                        rd_kafka_message_destroy(rkm);
+                        continue;
+                }
+                if (!known) {
+                        rd_kafka_message_destroy(rkm);
+                        continue;
+                }
+                sched_event_t ev;
+                bool decoded;
+                applied_t *a = &applied[n++];
+                sched_timer_effect_t eff;
+                memset(a, 0, sizeof(*a));
+                memset(&eff, 0, sizeof(eff));
+                a->partition = p;
+                if (apply_record(t, rkm, &eff, &ev, &decoded) < 0) {
+                        if (decoded)
+                                sched_event_clear(&ev);
+                        rd_kafka_message_destroy(rkm);
+                        return -1;
+                }
+                a->due_added = eff.due_added;
+                a->due_ms = eff.due_ms;
+                if (decoded) {
+                        if (ev.type == SCHED_EV_STATUS &&
+                            ev.u.status.status == SCHED_STATUS_FIRED)
+                                memcpy(a->fired_exec_id,
+                                       ev.u.status.execution_id,
+                                       sizeof(a->fired_exec_id));
+                        sched_event_clear(&ev);
+                }
+                if (commands)
+                        t->parts[p].next_cmd = rkm->offset + 1;
+                else
+                        t->parts[p].next_status = rkm->offset + 1;
+                sched_store_offset_stage(t->store, t->batch,
+                                         rd_kafka_topic_name(rkm->rkt), p,
+                                         rkm->offset + 1);
+                records++;
+                rd_kafka_message_destroy(rkm);
+        }
+        if (records == 0)
+                return 0;
+        if (sched_store_write(t->store, t->batch, errstr, sizeof(errstr))) {
+                sched_error("timer", "%s", errstr);
+                return -1;
+        }
+        /* The batch is durable: now the in-memory side may follow it. */
+        for (int i = 0; i < n; i++) {
+                applied_t *a = &applied[i];
+                tmr_part_t *tp = &t->parts[a->partition];
+                if (a->due_added && a->due_ms < tp->low_ms)
+                        tp->low_ms = a->due_ms;
+                if (a->fired_exec_id[0])
+                        sched_strset_del(t->inflight, a->fired_exec_id);
+                part_check_restored(t, a->partition);
+        }
+        t->applied += (uint64_t)records;
+        return records;
+}

@@ -1,0 +1,241 @@
+/*
+ * klok-timer — the partitioned timer service.
+ *
+ * Reads <p>.commands and <p>.status (co-partitioned, eager range assignor),
+ * keeps job state in RocksDB through the appliers, and fires due
+ * occurrences exactly once (due_checker.c).  The loop waits for the next
+ * due time or new input, whichever comes first; it never sleeps blindly.
+ */
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched/config.h"
+#include "sched/log.h"
+#include "sched/time.h"
+#include "timer_int.h"
+
+#define P(name, type, field, def, doc, min, max)                              \
+        {name, type, offsetof(tmr_conf_t, field),                             \
+         sizeof(((tmr_conf_t *)0)->field), def, doc, min, max}
+
+static const sched_conf_prop_t tmr_props[] = {
+        P("kafka.bootstrap", SCHED_CONF_STR, bootstrap, "127.0.0.1:9092",
+          "Kafka bootstrap servers", 0, 0),
+        P("topic.prefix", SCHED_CONF_STR, prefix, "klok",
+          "prefix of every klok topic", 0, 0),
+        P("schemas.dir", SCHED_CONF_STR, schemas_dir, "schemas",
+          "directory of the Avro schemas (*.avsc)", 0, 0),
+        P("data.dir", SCHED_CONF_STR, data_dir, "var/timer",
+          "RocksDB directory of this instance", 0, 0),
+        P("group.id", SCHED_CONF_STR, group_id, "klok-timer",
+          "consumer group of the timer instances", 0, 0),
+        P("instance.id", SCHED_CONF_STR, instance_id, "0",
+          "stable id of this instance, unique in the group (transactional.id "
+          "= group.id-instance.id)",
+          0, 0),
+        P("log.level", SCHED_CONF_STR, log_level, "info",
+          "debug, info, warn or error", 0, 0),
+        P("fire.batch.max", SCHED_CONF_INT, fire_batch_max, "2000",
+          "most occurrences fired in one transaction", 1, 100000),
+        P("txn.timeout.ms", SCHED_CONF_INT, txn_timeout_ms, "10000",
+          "transaction timeout; a commit not done by then stops the service",
+          1000, 900000),
+        SCHED_CONF_END,
+};
+
+static volatile sig_atomic_t running = 1;
+
+static void on_signal(int sig) {
+        (void)sig;
+        running = 0;
+}
+
+static int tmr_start(tmr_t *t, char *errstr, size_t errstr_size) {
+        char client_id[256], txn_id[256];
+        snprintf(client_id, sizeof(client_id), "klok-timer-%s",
+                 t->conf.instance_id);
+        snprintf(txn_id, sizeof(txn_id), "%s-%s", t->conf.group_id,
+                 t->conf.instance_id);
+        sched_topic(t->t_commands, sizeof(t->t_commands), t->conf.prefix,
+                    "commands");
+        sched_topic(t->t_status, sizeof(t->t_status), t->conf.prefix,
+                    "status");
+        sched_topic(t->t_dlq, sizeof(t->t_dlq), t->conf.prefix, "dlq");
+
+        if (!(t->codec = sched_codec_new(t->conf.schemas_dir, errstr,
+                                         errstr_size)))
+                return -1;
+        if (!(t->store = sched_store_open(t->conf.data_dir, errstr,
+                                          errstr_size)))
+                return -1;
+        t->batch = sched_batch_new();
+        t->inflight = sched_strset_new();
+
+        char txn_timeout[32];
+        snprintf(txn_timeout, sizeof(txn_timeout), "%lld",
+                 (long long)t->conf.txn_timeout_ms);
+        const char *pconf[] = {"linger.ms", "1", "transaction.timeout.ms",
+                               txn_timeout, NULL};
+        rd_kafka_conf_t *conf = sched_kafka_conf(
+                t->conf.bootstrap, client_id, pconf, errstr, errstr_size);
+        if (!conf || !(t->producer = sched_kafka_producer_new(
+                               conf, txn_id, errstr, errstr_size)))
+                return -1;
+        conf = sched_kafka_conf(t->conf.bootstrap, client_id, NULL, errstr,
+                                errstr_size);
+        if (!conf || !(t->dlq_producer = sched_kafka_producer_new(
+                               conf, NULL, errstr, errstr_size)))
+                return -1;
+
+        /* The consumer: range assignor keeps partition k of commands and
+         * status together; fetch small waits for low latency. */
+        const char *cconf[] = {"fetch.wait.max.ms", "10",
+                               "session.timeout.ms", "10000",
+                               "heartbeat.interval.ms", "1000", NULL};
+        conf = sched_kafka_conf(t->conf.bootstrap, client_id, cconf, errstr,
+                                errstr_size);
+        if (!conf)
+                return -1;
+        rd_kafka_conf_set_rebalance_cb(conf, tmr_rebalance_cb);
+        rd_kafka_conf_set_opaque(conf, t);
+        if (!(t->consumer = sched_kafka_consumer_new(
+                      conf, t->conf.group_id, "range", errstr, errstr_size)))
+                return -1;
+
+        /* Partition counts: commands and status must agree. */
+        int32_t nc = -1, ns = -1;
+        for (int64_t deadline = sched_mono_ms() + 30000;
+             running && sched_mono_ms() < deadline;) {
+                nc = sched_kafka_partition_count(t->consumer, t->t_commands,
+                                                 5000);
+                ns = sched_kafka_partition_count(t->consumer, t->t_status,
+                                                 5000);
+                if (nc > 0 && ns > 0)
+                        break;
+        }
+        if (nc <= 0 || ns <= 0 || nc != ns) {
+                sched_seterr(errstr, errstr_size, SCHED_ERR_KAFKA,
+                             "topics %s (%d partitions) and %s (%d) must "
+                             "exist with the same partition count",
+                             t->t_commands, (int)nc, t->t_status, (int)ns);
+                return -1;
+        }
+        t->nparts = nc;
+        t->parts = calloc((size_t)nc, sizeof(*t->parts));
+
+        rd_kafka_error_t *error = rd_kafka_init_transactions(t->producer,
+                                                             30000);
+        if (error) {
+                sched_seterr(errstr, errstr_size, SCHED_ERR_KAFKA,
+                             "init_transactions: %s",
+                             rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+                return -1;
+        }
+        rd_kafka_topic_partition_list_t *topics =
+                rd_kafka_topic_partition_list_new(2);
+        rd_kafka_topic_partition_list_add(topics, t->t_commands,
+                                          RD_KAFKA_PARTITION_UA);
+        rd_kafka_topic_partition_list_add(topics, t->t_status,
+                                          RD_KAFKA_PARTITION_UA);
+        rd_kafka_resp_err_t err = rd_kafka_subscribe(t->consumer, topics);
+        rd_kafka_topic_partition_list_destroy(topics);
+        if (err) {
+                sched_seterr(errstr, errstr_size, SCHED_ERR_KAFKA,
+                             "subscribe: %s", rd_kafka_err2str(err));
+                return -1;
+        }
+        return 0;
+}
+
+static void tmr_stop(tmr_t *t) {
+        if (t->consumer) {
+                rd_kafka_consumer_close(t->consumer);
+                rd_kafka_destroy(t->consumer);
+        }
+        if (t->producer) {
+                rd_kafka_flush(t->producer, 5000);
+                rd_kafka_destroy(t->producer);
+        }
+        if (t->dlq_producer) {
+                rd_kafka_flush(t->dlq_producer, 5000);
+                rd_kafka_destroy(t->dlq_producer);
+        }
+        sched_strset_destroy(t->inflight);
+        sched_batch_destroy(t->batch);
+        sched_store_close(t->store);
+        sched_codec_destroy(t->codec);
+        free(t->parts);
+}
+
+/* How long the loop may wait for input before the next due time. */
+static int wait_ms(const tmr_t *t, int64_t next_due_ms, int64_t now_ms) {
+        for (int32_t p = 0; p < t->nparts; p++)
+                if (t->parts[p].owned && !t->parts[p].restored)
+                        return 50; /* restoring: fire as soon as done */
+        if (next_due_ms == SCHED_NONE)
+                return 1000;
+        int64_t d = next_due_ms - now_ms;
+        return d <= 0 ? 0 : d > 1000 ? 1000 : (int)d;
+}
+
+int main(int argc, char **argv) {
+        static tmr_t t;
+        char errstr[1024];
+
+        if (sched_conf_from_args(tmr_props, &t.conf, argc, argv, NULL, NULL,
+                                 errstr, sizeof(errstr))) {
+                if (errstr[0])
+                        fprintf(stderr, "klok-timer: %s\n", errstr);
+                return errstr[0] ? 2 : 0;
+        }
+        if (sched_log_set_level(t.conf.log_level)) {
+                fprintf(stderr, "klok-timer: log.level: unknown level \"%s\"\n",
+                        t.conf.log_level);
+                return 2;
+        }
+        signal(SIGTERM, on_signal);
+        signal(SIGINT, on_signal);
+        signal(SIGPIPE, SIG_IGN);
+
+        if (tmr_start(&t, errstr, sizeof(errstr))) {
+                sched_error("timer", "start: %s", errstr);
+                tmr_stop(&t);
+                return 1;
+        }
+        sched_info("timer", "started: instance %s, %d partitions, store %s",
+                   t.conf.instance_id, (int)t.nparts, t.conf.data_dir);
+
+        int rc = 0;
+        int64_t next_due = SCHED_NONE, last_report = sched_mono_ms();
+        while (running) {
+                int64_t now = sched_now_ms();
+                if (tmr_intake(&t, wait_ms(&t, next_due, now)) < 0) {
+                        rc = 1;
+                        break;
+                }
+                if (tmr_fire_due(&t, sched_now_ms(), &next_due) < 0) {
+                        rc = 1;
+                        break;
+                }
+                if (sched_mono_ms() - last_report >= 10000) {
+                        last_report = sched_mono_ms();
+                        sched_info("timer",
+                                   "applied %llu, fired %llu, commits %llu, "
+                                   "aborts %llu, dead-lettered %llu, "
+                                   "in flight %zu",
+                                   (unsigned long long)t.applied,
+                                   (unsigned long long)t.fired,
+                                   (unsigned long long)t.txn_commits,
+                                   (unsigned long long)t.txn_aborts,
+                                   (unsigned long long)t.dead_lettered,
+                                   sched_strset_count(t.inflight));
+                }
+        }
+        sched_info("timer", "stopping");
+        tmr_stop(&t);
+        return rc;
+}

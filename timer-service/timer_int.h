@@ -1,0 +1,77 @@
+/*
+ * timer_int.h — the timer service's private types.
+ *
+ * One thread owns everything here: it polls the consumer, applies what it
+ * reads through the appliers (sched/timer_state.h), and fires what is due
+ * inside Kafka transactions (due_checker.c).  Rebalance callbacks run on the
+ * same thread, inside rd_kafka_consumer_poll().
+ */
+#ifndef TIMER_INT_H
+#define TIMER_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "sched/codec.h"
+#include "sched/kafka.h"
+#include "sched/store.h"
+#include "sched/strset.h"
+
+typedef struct tmr_conf_s {
+        char bootstrap[512];
+        char prefix[64];
+        char schemas_dir[1024];
+        char data_dir[1024];
+        char group_id[128];
+        char instance_id[64];
+        char log_level[16];
+        int64_t fire_batch_max;
+        int64_t txn_timeout_ms;
+} tmr_conf_t;
+
+/** What this instance knows of one partition (of commands and status). */
+typedef struct tmr_part_s {
+        bool owned;
+        bool restored;         /* read both topics to their end at assign */
+        int64_t target_cmd;    /* end offsets seen at assignment */
+        int64_t target_status;
+        int64_t next_cmd;      /* next offset to read */
+        int64_t next_status;
+        int64_t low_ms;        /* due scan lower bound: nothing below */
+} tmr_part_t;
+
+typedef struct tmr_s {
+        tmr_conf_t conf;
+        sched_codec_t *codec;
+        sched_store_t *store;
+        sched_batch_t *batch;
+        rd_kafka_t *consumer;
+        rd_kafka_t *producer;     /* transactional: fires */
+        rd_kafka_t *dlq_producer; /* idempotent: dead letters */
+        char t_commands[SCHED_TOPIC_MAX];
+        char t_status[SCHED_TOPIC_MAX];
+        char t_dlq[SCHED_TOPIC_MAX];
+        int32_t nparts;
+        tmr_part_t *parts;
+        sched_strset_t *inflight; /* execution ids fired, FIRED not back */
+        /* Counters, for logs now and metrics later. */
+        uint64_t applied, fired, dead_lettered, txn_commits, txn_aborts;
+} tmr_t;
+
+/* intake.c */
+void tmr_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *parts, void *opaque);
+/** Poll for up to timeout_ms (returns at the first record), drain what is
+ *  ready, apply it and write one batch.  Returns records applied or -1 on
+ *  a fatal store error. */
+int tmr_intake(tmr_t *t, int timeout_ms);
+
+/* due_checker.c */
+/** Fire every due occurrence of restored partitions (bounded per call).
+ *  *next_due_ms gets the next due time still pending (or SCHED_NONE).
+ *  Returns the number fired, or -1 on a fatal Kafka error. */
+int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms);
+
+#endif /* TIMER_INT_H */
