@@ -1,0 +1,277 @@
+/*
+ * klok-executor — runs due executions of the tasks registered in its
+ * config, and writes their lifecycle to the status topic.
+ *
+ * The main thread consumes <p>.executions.<queue>.<high|normal> for every
+ * queue it serves, hands each ExecutionDue to the worker pool, pauses
+ * fetching while every slot is taken, and commits offsets only for
+ * executions whose outcome Kafka acknowledged.
+ */
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec_int.h"
+#include "sched/config.h"
+#include "sched/log.h"
+#include "sched/time.h"
+
+#define P(name, type, field, def, doc, min, max)                              \
+        {name, type, offsetof(exe_conf_t, field),                             \
+         sizeof(((exe_conf_t *)0)->field), def, doc, min, max}
+
+static const sched_conf_prop_t exe_props[] = {
+        P("kafka.bootstrap", SCHED_CONF_STR, bootstrap, "127.0.0.1:9092",
+          "Kafka bootstrap servers", 0, 0),
+        P("topic.prefix", SCHED_CONF_STR, prefix, "klok",
+          "prefix of every klok topic", 0, 0),
+        P("schemas.dir", SCHED_CONF_STR, schemas_dir, "schemas",
+          "directory of the Avro schemas (*.avsc)", 0, 0),
+        P("queues", SCHED_CONF_STR, queues, "default",
+          "comma-separated queues this executor serves", 0, 0),
+        P("group.id", SCHED_CONF_STR, group_id, "klok-executor",
+          "consumer group of this executor pool", 0, 0),
+        P("log.level", SCHED_CONF_STR, log_level, "info",
+          "debug, info, warn or error", 0, 0),
+        P("concurrency", SCHED_CONF_INT, concurrency, "4",
+          "tasks run at once", 1, 1024),
+        P("output.max", SCHED_CONF_INT, output_max, "4096",
+          "bytes of task output kept in the status event", 0,
+          SCHED_OUTPUT_MAX - 1),
+        P("kill.grace.ms", SCHED_CONF_INT, kill_grace_ms, "2000",
+          "after a timeout, SIGTERM then SIGKILL after this long", 0, 60000),
+        SCHED_CONF_END,
+};
+
+static volatile sig_atomic_t running = 1;
+
+static void on_signal(int sig) {
+        (void)sig;
+        running = 0;
+}
+
+static void commit_done(exe_t *exe, bool sync) {
+        rd_kafka_topic_partition_list_t *offsets = exe_committable(exe);
+        if (!offsets)
+                return;
+        rd_kafka_resp_err_t err =
+                rd_kafka_commit(exe->consumer, offsets, sync ? 0 : 1);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                sched_warn("executor", "commit: %s", rd_kafka_err2str(err));
+        rd_kafka_topic_partition_list_destroy(offsets);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts,
+                         void *opaque) {
+        exe_t *exe = opaque;
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                rd_kafka_assign(rk, parts);
+                return;
+        }
+        /* Commit what finished; the rest is re-delivered to the new owner
+         * (at-least-once; the execution id is the idempotency key). */
+        commit_done(exe, true);
+        rd_kafka_assign(rk, NULL);
+}
+
+static int subscribe(exe_t *exe, char *errstr, size_t errstr_size) {
+        rd_kafka_topic_partition_list_t *topics =
+                rd_kafka_topic_partition_list_new(4);
+        char queues[sizeof(exe->conf.queues)], *save = NULL;
+        memcpy(queues, exe->conf.queues, sizeof(queues));
+        for (char *q = strtok_r(queues, ", ", &save); q;
+             q = strtok_r(NULL, ", ", &save)) {
+                char topic[SCHED_TOPIC_MAX];
+                for (int high = 1; high >= 0; high--) {
+                        sched_topic_executions(topic, sizeof(topic),
+                                               exe->conf.prefix, q, high);
+                        rd_kafka_topic_partition_list_add(
+                                topics, topic, RD_KAFKA_PARTITION_UA);
+                }
+        }
+        rd_kafka_resp_err_t err = rd_kafka_subscribe(exe->consumer, topics);
+        rd_kafka_topic_partition_list_destroy(topics);
+        if (err) {
+                sched_seterr(errstr, errstr_size, SCHED_ERR_KAFKA,
+                             "subscribe: %s", rd_kafka_err2str(err));
+                return -1;
+        }
+        return 0;
+}
+
+static int exe_start(exe_t *exe, char *errstr, size_t errstr_size) {
+        sched_topic(exe->t_status, sizeof(exe->t_status), exe->conf.prefix,
+                    "status");
+        sched_topic(exe->t_dlq, sizeof(exe->t_dlq), exe->conf.prefix, "dlq");
+        if (!(exe->codec = sched_codec_new(exe->conf.schemas_dir, errstr,
+                                           errstr_size)))
+                return -1;
+        const char *pconf[] = {"linger.ms", "2", NULL};
+        rd_kafka_conf_t *conf = sched_kafka_conf(
+                exe->conf.bootstrap, "klok-executor", pconf, errstr,
+                errstr_size);
+        if (!conf)
+                return -1;
+        rd_kafka_conf_set_dr_msg_cb(conf, exe_dr_cb);
+        rd_kafka_conf_set_opaque(conf, exe);
+        if (!(exe->producer = sched_kafka_producer_new(conf, NULL, errstr,
+                                                       errstr_size)))
+                return -1;
+        const char *cconf[] = {"fetch.wait.max.ms", "10", NULL};
+        conf = sched_kafka_conf(exe->conf.bootstrap, "klok-executor", cconf,
+                                errstr, errstr_size);
+        if (!conf)
+                return -1;
+        rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+        rd_kafka_conf_set_opaque(conf, exe);
+        if (!(exe->consumer = sched_kafka_consumer_new(
+                      conf, exe->conf.group_id, NULL, errstr, errstr_size)))
+                return -1;
+        if (exe_workers_start(exe)) {
+                sched_seterr(errstr, errstr_size, SCHED_ERR_NOMEM,
+                             "cannot start worker threads");
+                return -1;
+        }
+        return subscribe(exe, errstr, errstr_size);
+}
+
+/* Turn one consumed record into a job for the pool.  A record that cannot
+ * be decoded is dead-lettered and counts as done at once. */
+static exe_job_t *job_from_message(exe_t *exe, const rd_kafka_message_t *rkm) {
+        exe_job_t *job = calloc(1, sizeof(*job));
+        if (!job)
+                return NULL;
+        snprintf(job->topic, sizeof(job->topic), "%s",
+                 rd_kafka_topic_name(rkm->rkt));
+        job->partition = rkm->partition;
+        job->offset = rkm->offset;
+        char errstr[512];
+        sched_err_t err = sched_codec_decode(exe->codec, rkm->payload,
+                                             rkm->len, &job->ev, errstr,
+                                             sizeof(errstr));
+        if (!err && job->ev.type != SCHED_EV_EXECUTION_DUE) {
+                snprintf(errstr, sizeof(errstr), "%s record on topic %s",
+                         sched_ev_type2str(job->ev.type), job->topic);
+                sched_event_clear(&job->ev);
+                err = SCHED_ERR_DECODE;
+        }
+        if (err) {
+                job->ev.type = 0;
+                sched_warn("executor", "dead-lettering %s [%d] @%lld: %s",
+                           job->topic, (int)job->partition,
+                           (long long)job->offset, errstr);
+                sched_kafka_dlq(exe->producer, exe->t_dlq, rkm, errstr);
+                job->done = true;
+        }
+        return job;
+}
+
+static void set_paused(exe_t *exe, bool pause) {
+        rd_kafka_topic_partition_list_t *assigned = NULL;
+        if (rd_kafka_assignment(exe->consumer, &assigned))
+                return;
+        if (pause)
+                rd_kafka_pause_partitions(exe->consumer, assigned);
+        else
+                rd_kafka_resume_partitions(exe->consumer, assigned);
+        rd_kafka_topic_partition_list_destroy(assigned);
+}
+
+int main(int argc, char **argv) {
+        static exe_t exe;
+        char errstr[1024];
+
+        if (sched_conf_from_args(exe_props, &exe.conf, argc, argv,
+                                 exe_task_conf_cb, &exe.conf, errstr,
+                                 sizeof(errstr))) {
+                if (errstr[0])
+                        fprintf(stderr, "klok-executor: %s\n", errstr);
+                return errstr[0] ? 2 : 0;
+        }
+        for (int i = 0; i < exe.conf.ntasks; i++) {
+                exe_task_t *task = &exe.conf.tasks[i];
+                if (!task->kind || !task->argv[0]) {
+                        fprintf(stderr,
+                                "klok-executor: task %s needs kind and "
+                                "argv\n",
+                                task->name);
+                        return 2;
+                }
+        }
+        if (sched_log_set_level(exe.conf.log_level)) {
+                fprintf(stderr, "klok-executor: unknown log.level \"%s\"\n",
+                        exe.conf.log_level);
+                return 2;
+        }
+        signal(SIGTERM, on_signal);
+        signal(SIGINT, on_signal);
+        signal(SIGPIPE, SIG_IGN);
+
+        if (exe_start(&exe, errstr, sizeof(errstr))) {
+                sched_error("executor", "start: %s", errstr);
+                return 1;
+        }
+        sched_info("executor", "started: queues %s, %d tasks, concurrency %d",
+                   exe.conf.queues, exe.conf.ntasks,
+                   (int)exe.conf.concurrency);
+
+        bool paused = false;
+        int64_t last_commit = sched_mono_ms(), last_report = last_commit;
+        const int high_water = (int)exe.conf.concurrency * 2;
+        while (running) {
+                rd_kafka_message_t *rkm =
+                        rd_kafka_consumer_poll(exe.consumer, 50);
+                if (rkm) {
+                        if (rkm->err) {
+                                if (rkm->err !=
+                                    RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                                        sched_warn("executor", "consumer: %s",
+                                                   rd_kafka_message_errstr(
+                                                           rkm));
+                        } else {
+                                exe_job_t *job = job_from_message(&exe, rkm);
+                                if (job)
+                                        exe_dispatch(&exe, job);
+                        }
+                        rd_kafka_message_destroy(rkm);
+                }
+                pthread_mutex_lock(&exe.lock);
+                int busy = exe.busy;
+                pthread_mutex_unlock(&exe.lock);
+                /* Backpressure: stop fetching while every slot and the
+                 * queue are full; memory stays flat under any backlog. */
+                if (!paused && busy >= high_water) {
+                        set_paused(&exe, true);
+                        paused = true;
+                } else if (paused && busy < (int)exe.conf.concurrency) {
+                        set_paused(&exe, false);
+                        paused = false;
+                }
+                int64_t now = sched_mono_ms();
+                if (now - last_commit >= 100) {
+                        commit_done(&exe, false);
+                        last_commit = now;
+                }
+                if (now - last_report >= 10000) {
+                        last_report = now;
+                        sched_info("executor",
+                                   "ran %llu, succeeded %llu, failed %llu",
+                                   (unsigned long long)exe.ran,
+                                   (unsigned long long)exe.succeeded,
+                                   (unsigned long long)exe.failed);
+                }
+        }
+        sched_info("executor", "stopping: finishing running tasks");
+        exe_workers_stop(&exe);
+        commit_done(&exe, true);
+        rd_kafka_consumer_close(exe.consumer);
+        rd_kafka_destroy(exe.consumer);
+        rd_kafka_destroy(exe.producer);
+        sched_codec_destroy(exe.codec);
+        exe_tasks_free(&exe.conf);
+        sched_info("executor", "stopped");
+        return 0;
+}

@@ -1,0 +1,287 @@
+/*
+ * worker.c — the executor's worker pool and outcome reporting.
+ *
+ * A worker takes a job off the queue, writes STARTED, runs the task, writes
+ * SUCCEEDED or FAILED and waits until Kafka acknowledged that outcome; only
+ * then is the job marked done, and only done jobs' offsets are committed
+ * (exe_committable), so a crash at any point re-delivers the execution
+ * rather than losing it (at-least-once).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec_int.h"
+#include "sched/log.h"
+#include "sched/time.h"
+
+/* Replace bytes that are not valid UTF-8 (and control characters other
+ * than tab and newline) with '?', so the excerpt is a valid Avro string. */
+static void utf8_sanitize(char *s) {
+        unsigned char *p = (unsigned char *)s;
+        while (*p) {
+                int n = *p < 0x80 ? 0
+                        : (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 1
+                        : (*p & 0xf0) == 0xe0 ? 2
+                        : (*p & 0xf8) == 0xf0 && *p <= 0xf4 ? 3
+                                                           : -1;
+                bool ok = n >= 0;
+                for (int i = 1; ok && i <= n; i++)
+                        ok = (p[i] & 0xc0) == 0x80;
+                if (!ok) {
+                        *p++ = '?';
+                        continue;
+                }
+                if (n == 0 && *p < 0x20 && *p != '\n' && *p != '\t')
+                        *p = '?';
+                p += n + 1;
+        }
+}
+
+/* Produce a status event for job; with wait, block until delivered. */
+static rd_kafka_resp_err_t report(exe_t *exe, exe_job_t *job,
+                                  sched_status_t status,
+                                  const exe_result_t *res, bool wait) {
+        const sched_event_t *due = &job->ev;
+        sched_event_t ev;
+        sched_event_init(&ev, SCHED_EV_STATUS);
+        snprintf(ev.event_id, sizeof(ev.event_id), "x%016llx%04x",
+                 (unsigned long long)sched_now_us(), (unsigned)rand() & 0xffff);
+        memcpy(ev.job_id, due->job_id, sizeof(ev.job_id));
+        memcpy(ev.tenant, due->tenant, sizeof(ev.tenant));
+        ev.ts_ms = sched_now_ms();
+        ev.u.status.status = status;
+        memcpy(ev.u.status.execution_id, due->u.due.execution_id,
+               sizeof(ev.u.status.execution_id));
+        ev.u.status.attempt = due->u.due.attempt;
+        ev.u.status.scheduled_ms = due->u.due.scheduled_ms;
+        if (res) {
+                ev.u.status.exit_code = res->exit_code;
+                ev.u.status.retryable = res->retryable;
+                if (res->message[0])
+                        sched_event_set_str(&ev.u.status.message,
+                                            res->message, SCHED_MESSAGE_MAX);
+                if (res->output && res->output[0])
+                        sched_event_set_str(&ev.u.status.output, res->output,
+                                            SCHED_OUTPUT_MAX);
+        }
+        void *buf;
+        size_t len;
+        char errstr[256];
+        sched_err_t err = sched_codec_encode(exe->codec, &ev, &buf, &len,
+                                             errstr, sizeof(errstr));
+        sched_event_clear(&ev);
+        if (err) {
+                sched_error("executor", "encode status for %s: %s",
+                            due->job_id, errstr);
+                return RD_KAFKA_RESP_ERR__BAD_MSG;
+        }
+        if (wait) {
+                pthread_mutex_lock(&job->dr_lock);
+                job->dr_done = false;
+                pthread_mutex_unlock(&job->dr_lock);
+        }
+        rd_kafka_resp_err_t kerr;
+        do {
+                kerr = rd_kafka_producev(
+                        exe->producer, RD_KAFKA_V_TOPIC(exe->t_status),
+                        RD_KAFKA_V_KEY(due->job_id, strlen(due->job_id)),
+                        RD_KAFKA_V_VALUE(buf, len),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+                        RD_KAFKA_V_OPAQUE(wait ? job : NULL), RD_KAFKA_V_END);
+                if (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        rd_kafka_poll(exe->producer, 100); /* backpressure */
+        } while (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+        if (kerr) {
+                free(buf);
+                return kerr;
+        }
+        if (!wait)
+                return RD_KAFKA_RESP_ERR_NO_ERROR;
+        pthread_mutex_lock(&job->dr_lock);
+        while (!job->dr_done)
+                pthread_cond_wait(&job->dr_cond, &job->dr_lock);
+        kerr = job->dr_err;
+        pthread_mutex_unlock(&job->dr_lock);
+        return kerr;
+}
+
+void exe_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque) {
+        exe_job_t *job = rkm->_private;
+        if (rkm->err)
+                sched_warn("executor", "status delivery: %s",
+                           rd_kafka_err2str(rkm->err));
+        if (!job)
+                return;
+        pthread_mutex_lock(&job->dr_lock);
+        job->dr_err = rkm->err;
+        job->dr_done = true;
+        pthread_cond_signal(&job->dr_cond);
+        pthread_mutex_unlock(&job->dr_lock);
+}
+
+static void run_job(exe_t *exe, exe_job_t *job) {
+        exe_result_t res;
+        const exe_task_t *task = exe_task_find(&exe->conf, job->ev.u.due.task);
+        report(exe, job, SCHED_STATUS_STARTED, NULL, false);
+        if (!task) {
+                memset(&res, 0, sizeof(res));
+                res.exit_code = -1;
+                snprintf(res.message, sizeof(res.message),
+                         "task \"%s\" is not registered on this executor",
+                         job->ev.u.due.task);
+        } else {
+                exe_run_exec(&exe->conf, task, &job->ev, &res);
+        }
+        if (res.output)
+                utf8_sanitize(res.output);
+        /* The outcome must be acknowledged before the offset may move. */
+        rd_kafka_resp_err_t err;
+        while ((err = report(exe, job,
+                             res.ok ? SCHED_STATUS_SUCCEEDED
+                                    : SCHED_STATUS_FAILED,
+                             &res, true)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                sched_warn("executor", "outcome of %s not delivered (%s); "
+                                       "retrying",
+                           job->ev.u.due.execution_id, rd_kafka_err2str(err));
+                if (err == RD_KAFKA_RESP_ERR__BAD_MSG)
+                        break;
+        }
+        sched_debug("executor", "%s %s (%s)", job->ev.u.due.execution_id,
+                    res.ok ? "succeeded" : "failed", res.message);
+        free(res.output);
+        pthread_mutex_lock(&exe->lock);
+        exe->ran++;
+        if (res.ok)
+                exe->succeeded++;
+        else
+                exe->failed++;
+        pthread_mutex_unlock(&exe->lock);
+}
+
+static void *worker_main(void *arg) {
+        exe_t *exe = arg;
+        for (;;) {
+                pthread_mutex_lock(&exe->lock);
+                while (!exe->queue_head && !exe->stopping)
+                        pthread_cond_wait(&exe->work_cond, &exe->lock);
+                exe_job_t *job = exe->queue_head;
+                if (!job) { /* stopping and nothing left */
+                        pthread_mutex_unlock(&exe->lock);
+                        return NULL;
+                }
+                exe->queue_head = job->next_queued;
+                if (!exe->queue_head)
+                        exe->queue_tail = NULL;
+                pthread_mutex_unlock(&exe->lock);
+
+                run_job(exe, job);
+
+                pthread_mutex_lock(&exe->lock);
+                job->done = true;
+                exe->busy--;
+                pthread_mutex_unlock(&exe->lock);
+        }
+}
+
+static void *poller_main(void *arg) {
+        exe_t *exe = arg;
+        while (exe->poller_run)
+                rd_kafka_poll(exe->producer, 100);
+        return NULL;
+}
+
+int exe_workers_start(exe_t *exe) {
+        pthread_mutex_init(&exe->lock, NULL);
+        pthread_cond_init(&exe->work_cond, NULL);
+        exe->poller_run = true;
+        if (pthread_create(&exe->poller, NULL, poller_main, exe))
+                return -1;
+        exe->workers = calloc((size_t)exe->conf.concurrency,
+                              sizeof(*exe->workers));
+        for (int64_t i = 0; i < exe->conf.concurrency; i++)
+                if (pthread_create(&exe->workers[i], NULL, worker_main, exe))
+                        return -1;
+        return 0;
+}
+
+void exe_workers_stop(exe_t *exe) {
+        pthread_mutex_lock(&exe->lock);
+        exe->stopping = true;
+        pthread_cond_broadcast(&exe->work_cond);
+        pthread_mutex_unlock(&exe->lock);
+        for (int64_t i = 0; i < exe->conf.concurrency; i++)
+                pthread_join(exe->workers[i], NULL);
+        free(exe->workers);
+        rd_kafka_flush(exe->producer, 10000);
+        exe->poller_run = false;
+        pthread_join(exe->poller, NULL);
+}
+
+void exe_dispatch(exe_t *exe, exe_job_t *job) {
+        pthread_mutex_init(&job->dr_lock, NULL);
+        pthread_cond_init(&job->dr_cond, NULL);
+        pthread_mutex_lock(&exe->lock);
+        if (exe->inflight_tail)
+                exe->inflight_tail->next_inflight = job;
+        else
+                exe->inflight_head = job;
+        exe->inflight_tail = job;
+        if (!job->done) {
+                exe->busy++;
+                if (exe->queue_tail)
+                        exe->queue_tail->next_queued = job;
+                else
+                        exe->queue_head = job;
+                exe->queue_tail = job;
+                pthread_cond_signal(&exe->work_cond);
+        }
+        pthread_mutex_unlock(&exe->lock);
+}
+
+static void job_free(exe_job_t *job) {
+        pthread_mutex_destroy(&job->dr_lock);
+        pthread_cond_destroy(&job->dr_cond);
+        if (job->ev.type)
+                sched_event_clear(&job->ev);
+        free(job);
+}
+
+/* Walk the in-flight list in dispatch order: per topic-partition, the jobs
+ * done before the first one still running can be committed and freed. */
+rd_kafka_topic_partition_list_t *exe_committable(exe_t *exe) {
+        rd_kafka_topic_partition_list_t *out = NULL;
+        rd_kafka_topic_partition_list_t *blocked =
+                rd_kafka_topic_partition_list_new(4);
+        pthread_mutex_lock(&exe->lock);
+        exe_job_t **pp = &exe->inflight_head, *prev = NULL;
+        while (*pp) {
+                exe_job_t *job = *pp;
+                bool is_blocked = rd_kafka_topic_partition_list_find(
+                                          blocked, job->topic,
+                                          job->partition) != NULL;
+                if (!job->done || is_blocked) {
+                        if (!is_blocked)
+                                rd_kafka_topic_partition_list_add(
+                                        blocked, job->topic, job->partition);
+                        prev = job;
+                        pp = &job->next_inflight;
+                        continue;
+                }
+                if (!out)
+                        out = rd_kafka_topic_partition_list_new(4);
+                rd_kafka_topic_partition_t *tp =
+                        rd_kafka_topic_partition_list_find(out, job->topic,
+                                                           job->partition);
+                if (!tp)
+                        tp = rd_kafka_topic_partition_list_add(
+                                out, job->topic, job->partition);
+                tp->offset = job->offset + 1;
+                *pp = job->next_inflight;
+                if (exe->inflight_tail == job)
+                        exe->inflight_tail = prev;
+                job_free(job);
+        }
+        pthread_mutex_unlock(&exe->lock);
+        rd_kafka_topic_partition_list_destroy(blocked);
+        return out;
+}
