@@ -1,0 +1,163 @@
+# shellcheck shell=bash
+# scripts/lib/stack.sh — build klok and run a whole local stack (broker, topics, timer-service,
+# executor, producer-api) in one run directory, and stop exactly what it started.
+#
+# Source it after scripts/lib/kafka.sh.  Public functions:
+#   klok_build BUILD_DIR [CMAKE_ARG...]          configure + build (incremental)
+#   klok_stack_up RUN_DIR BUILD_DIR PORT_BASE    start everything, wait until ready
+#   klok_stack_down RUN_DIR                      stop everything started from RUN_DIR
+#   klok_service_start RUN_DIR NAME CMD...       one background process, pid + log in RUN_DIR
+#   klok_service_stop RUN_DIR NAME
+#   klok_wait_http URL SECONDS                   wait for a 200 from URL
+#
+# Ports from PORT_BASE: broker PORT_BASE+92, controller +93, producer-api +80 (so 9000 gives
+# 9092/9093/9080).  Data, logs, pids and configs all live in RUN_DIR.
+
+KLOK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+KLOK_PARTITIONS="${KLOK_PARTITIONS:-4}"
+
+_klok_say() { printf 'klok: %s\n' "$*" >&2; }
+
+# klok_build BUILD_DIR [CMAKE_ARG...]
+klok_build() {
+    local build_dir="$1"; shift
+    local log="$build_dir.log"
+    mkdir -p "$build_dir"
+    if ! cmake -S "$KLOK_ROOT" -B "$build_dir" "$@" >"$log" 2>&1 ||
+       ! cmake --build "$build_dir" -j "$(nproc)" >>"$log" 2>&1; then
+        grep -E 'error|Error' "$log" | head -40 >&2 || true
+        _klok_say "build failed (full log: $log)"
+        return 1
+    fi
+}
+
+# Status 0 if the pid in RUN_DIR/NAME.pid is alive.
+_klok_service_alive() {
+    local pidfile="$1/$2.pid" pid
+    [[ -f "$pidfile" ]] || return 1
+    pid="$(cat "$pidfile")"
+    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
+}
+
+# klok_service_start RUN_DIR NAME CMD... — no-op if already running.
+klok_service_start() {
+    local run_dir="$1" name="$2"; shift 2
+    if _klok_service_alive "$run_dir" "$name"; then
+        _klok_say "$name already running (pid $(cat "$run_dir/$name.pid"))"
+        return 0
+    fi
+    nohup "$@" >>"$run_dir/$name.log" 2>&1 </dev/null &
+    echo $! >"$run_dir/$name.pid"
+}
+
+# klok_service_stop RUN_DIR NAME — TERM, wait up to 30 s, then KILL.
+klok_service_stop() {
+    local run_dir="$1" name="$2" pid i
+    _klok_service_alive "$run_dir" "$name" || { rm -f "$run_dir/$name.pid"; return 0; }
+    pid="$(cat "$run_dir/$name.pid")"
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 300; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        _klok_say "$name (pid $pid) ignored SIGTERM for 30 s; killing"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$run_dir/$name.pid"
+}
+
+# klok_wait_http URL SECONDS — poll until the URL answers 200, with a deadline.
+klok_wait_http() {
+    local url="$1" deadline=$((SECONDS + $2))
+    while ((SECONDS < deadline)); do
+        if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    _klok_say "no 200 from $url within $2 s"
+    return 1
+}
+
+# Write the three services' config files into RUN_DIR.
+_klok_write_configs() {
+    local run_dir="$1" bootstrap="$2" api_port="$3"
+    cat >"$run_dir/timer.conf" <<EOF
+# klok-timer configuration (written by scripts/lib/stack.sh)
+kafka.bootstrap = $bootstrap
+schemas.dir = $KLOK_ROOT/schemas
+data.dir = $run_dir/data/timer-0
+instance.id = 0
+EOF
+    cat >"$run_dir/executor.conf" <<EOF
+# klok-executor configuration (written by scripts/lib/stack.sh)
+kafka.bootstrap = $bootstrap
+schemas.dir = $KLOK_ROOT/schemas
+queues = default
+concurrency = 8
+
+# Tasks are registered here by the operator; jobs name them.  argv is never
+# given to a shell.
+task.noop.kind = exec
+task.noop.argv = ["/bin/true"]
+task.echo.kind = exec
+task.echo.argv = ["/bin/echo", "hello from job {job_id}, attempt {attempt}"]
+task.cat-params.kind = exec
+task.cat-params.argv = ["/bin/cat"]
+task.fail.kind = exec
+task.fail.argv = ["/bin/false"]
+task.sleep.kind = exec
+task.sleep.argv = ["/bin/sleep", "30"]
+task.sleep.timeout_ms = 1000
+EOF
+    cat >"$run_dir/api.conf" <<EOF
+# klok-api configuration (written by scripts/lib/stack.sh)
+kafka.bootstrap = $bootstrap
+schemas.dir = $KLOK_ROOT/schemas
+data.dir = $run_dir/data/api
+listen.port = $api_port
+auth.mode = dev
+EOF
+}
+
+# klok_stack_up RUN_DIR BUILD_DIR PORT_BASE
+klok_stack_up() {
+    local run_dir="$1" build_dir="$2" base="$3"
+    local kport=$((base + 92)) cport=$((base + 93)) api_port=$((base + 80))
+    local bootstrap="127.0.0.1:$kport"
+    mkdir -p "$run_dir/data"
+    klok_kafka_fetch "$(klok_kafka_version)"
+    klok_kafka_start "$run_dir/kafka" "$kport" "$cport" "$(klok_kafka_version)"
+    klok_topics_create "$bootstrap" klok "$KLOK_PARTITIONS" default
+    _klok_write_configs "$run_dir" "$bootstrap" "$api_port"
+    klok_service_start "$run_dir" timer "$build_dir/timer-service/klok-timer" \
+        --config "$run_dir/timer.conf"
+    klok_service_start "$run_dir" executor "$build_dir/executor/klok-executor" \
+        --config "$run_dir/executor.conf"
+    klok_service_start "$run_dir" api "$build_dir/producer-api/klok-api" \
+        --config "$run_dir/api.conf"
+    klok_wait_http "http://127.0.0.1:$api_port/readyz" 60 || {
+        tail -n 20 "$run_dir"/{timer,executor,api}.log >&2 || true
+        return 1
+    }
+    local svc
+    for svc in timer executor api; do
+        _klok_service_alive "$run_dir" "$svc" || {
+            _klok_say "$svc exited; last lines of $run_dir/$svc.log:"
+            tail -n 20 "$run_dir/$svc.log" >&2
+            return 1
+        }
+    done
+    printf '%s\n' "$api_port" >"$run_dir/api.port"
+}
+
+# klok_stack_down RUN_DIR — services first (they flush to Kafka), then the broker.
+klok_stack_down() {
+    local run_dir="$1" svc
+    [[ -d "$run_dir" ]] || return 0
+    for svc in api executor timer; do
+        klok_service_stop "$run_dir" "$svc"
+    done
+    klok_kafka_stop "$run_dir/kafka"
+}
