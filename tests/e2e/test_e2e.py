@@ -1,0 +1,295 @@
+#!/usr/bin/python3
+"""End-to-end tests of klok against the real stack scripts/test started: a Kafka broker, the
+timer service, an executor and the producer API.  Every wait is for a condition, with a deadline.
+
+Environment: KLOK_API (http://127.0.0.1:19080), KLOK_BOOTSTRAP (127.0.0.1:19092).
+Prints one line per test and closes with "N passed, M failed"; exit code 1 on any failure.
+"""
+import concurrent.futures
+import json
+import os
+import sys
+import time
+import traceback
+import urllib.error
+import urllib.request
+import uuid
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from klok_wire import Wire  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+API = os.environ.get("KLOK_API", "http://127.0.0.1:19080")
+BOOTSTRAP = os.environ.get("KLOK_BOOTSTRAP", "127.0.0.1:19092")
+PREFIX = "klok"
+WIRE = Wire(os.path.join(ROOT, "schemas"))
+FINAL = {"SUCCEEDED", "FAILED", "DEAD_LETTERED", "CANCELLED"}
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def http(method, path, body=None, raw=None, headers=None):
+    """Returns (status, parsed JSON or text)."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(API + path, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            status, text = r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read().decode()
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+def wait_until(what, deadline_s, fn, interval=0.2):
+    """Call fn until it returns a true value; raise Failure after deadline_s."""
+    end = time.monotonic() + deadline_s
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise Failure("timed out after %ss waiting for %s" % (deadline_s, what))
+        time.sleep(interval)
+
+
+def job_state(job_id):
+    status, body = http("GET", "/v1/jobs/" + job_id)
+    return body.get("state") if status == 200 and isinstance(body, dict) else None
+
+
+def executions(job_id):
+    status, body = http("GET", "/v1/jobs/%s/executions" % job_id)
+    check(status == 200, "GET executions: %s %s" % (status, body))
+    return body["executions"] if isinstance(body, dict) else body
+
+
+def submit(body, expect=201):
+    status, resp = http("POST", "/v1/jobs", body)
+    check(status == expect, "POST /v1/jobs -> %s %s (wanted %s)" % (status, resp, expect))
+    return resp
+
+
+def read_topic(topics, from_ts_ms=0, want_eof=True):
+    """Every record of the topics, read_committed, from the first offset at/after from_ts_ms
+    to the end of each partition."""
+    c = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": "e2e-" + uuid.uuid4().hex,
+                  "isolation.level": "read_committed", "enable.auto.commit": False,
+                  "enable.partition.eof": True, "auto.offset.reset": "earliest"})
+    parts = []
+    for t in topics:
+        md = c.list_topics(t, timeout=10).topics[t]
+        check(md.error is None, "topic %s: %s" % (t, md.error))
+        parts += [TopicPartition(t, p, from_ts_ms) for p in md.partitions]
+    parts = c.offsets_for_times(parts, timeout=10)
+    c.assign(parts)
+    pending = {(p.topic, p.partition) for p in parts}
+    out = []
+    end = time.monotonic() + 60
+    while pending and time.monotonic() < end:
+        m = c.poll(0.5)
+        if m is None:
+            continue
+        if m.error():
+            if m.error().code() == -191:  # _PARTITION_EOF
+                pending.discard((m.topic(), m.partition()))
+            continue
+        out.append(m)
+    c.close()
+    check(not pending, "did not reach the end of %s" % sorted(pending))
+    return out
+
+
+# --- tests -------------------------------------------------------------------------------------
+
+def test_bad_http_input_is_rejected_with_the_field_named():
+    cases = [
+        (b"{not json", 400, None),
+        (json.dumps({"name": "x", "task": "noop", "schedule": {"type": "immediate"},
+                     "bogus": 1}).encode(), 400, "bogus"),
+        (json.dumps({"name": "x", "schedule": {"type": "immediate"}}).encode(), 400, "task"),
+        (json.dumps({"name": "x", "task": "noop", "schedule": {"type": "sometimes"}}).encode(),
+         400, "schedule.type"),
+        (json.dumps({"name": "x", "task": "noop",
+                     "schedule": {"type": "at", "at": "yesterday"}}).encode(), 400, "schedule.at"),
+        (json.dumps({"name": "x" * 10000, "task": "noop",
+                     "schedule": {"type": "immediate"}}).encode(), 400, "name"),
+        (b"{" + b" " * (2 << 20) + b"}", 413, None),
+    ]
+    for raw, code, field in cases:
+        status, body = http("POST", "/v1/jobs", raw=raw)
+        check(status == code, "%r... -> %s %s, wanted %s" % (raw[:40], status, body, code))
+        check(isinstance(body, dict) and "error" in body and "message" in body,
+              "error body is not {error, message}: %r" % (body,))
+        if field:
+            check(field in (body.get("field") or "") or field in body.get("message", ""),
+                  "error does not name %s: %s" % (field, body))
+    status, _ = http("GET", "/v1/jobs/does-not-exist")
+    check(status == 404, "unknown job -> %s" % status)
+
+
+def test_poison_record_goes_to_the_dlq_and_the_timer_moves_on():
+    start = int(time.time() * 1000) - 1000
+    p = Producer({"bootstrap.servers": BOOTSTRAP})
+    p.produce(PREFIX + ".commands", key=b"poison", value=b"\xc3\x01garbage-not-avro", partition=0)
+    p.produce(PREFIX + ".status", key=b"poison", value=b"\x00\x01\x02", partition=0)
+    check(p.flush(10) == 0, "poison records not delivered")
+
+    def dlq_has_both():
+        recs = read_topic([PREFIX + ".dlq"], start)
+        reasons = [dict(m.headers() or []) for m in recs if m.key() == b"poison"]
+        return reasons if len(reasons) >= 2 else None
+    # Both the timer and the API's view read these topics; each dead-letters what it cannot
+    # decode, so there are at least two records with reasons.
+    reasons = wait_until("dead-letter records", 30, dlq_has_both, 0.5)
+    for h in reasons:
+        check(h.get("klok.reason"), "dead-letter record without a reason: %s" % h)
+    # The timer still works after the poison record.
+    job = submit({"name": "after-poison", "task": "noop", "schedule": {"type": "immediate"}})
+    wait_until("job after poison to succeed", 60,
+               lambda: job_state(job["job_id"]) == "SUCCEEDED")
+
+
+def test_exec_task_gets_parameters_and_environment_and_output_is_kept():
+    params = {"order": 42, "text": "héllo"}
+    job = submit({"name": "cat", "task": "cat-params", "schedule": {"type": "immediate"},
+                  "parameters": params})
+    wait_until("cat-params job to succeed", 60, lambda: job_state(job["job_id"]) == "SUCCEEDED")
+    ex = executions(job["job_id"])
+    check(len(ex) == 1, "one execution expected, got %s" % ex)
+    e = ex[0]
+    check(e.get("status") == "SUCCEEDED", "execution: %s" % e)
+    check(json.loads(e.get("output", "")) == params, "stdin did not carry the parameters: %s" % e)
+    check(e.get("attempt") == 1, "attempt: %s" % e)
+
+
+def test_failing_and_unknown_tasks_end_failed_with_a_reason():
+    bad = submit({"name": "f", "task": "fail", "schedule": {"type": "immediate"}})
+    unknown = submit({"name": "u", "task": "no-such-task", "schedule": {"type": "immediate"}})
+    for job, needle in ((bad, "exit"), (unknown, "not registered")):
+        wait_until("job %s to fail" % job["job_id"], 60,
+                   lambda j=job: job_state(j["job_id"]) == "FAILED")
+        e = executions(job["job_id"])[-1]
+        check(needle in (e.get("error") or ""), "error of %s lacks %r: %s" % (job, needle, e))
+
+
+def test_timeout_kills_the_task():
+    job = submit({"name": "slow", "task": "sleep", "schedule": {"type": "immediate"}})
+    t0 = time.monotonic()
+    wait_until("sleep job to fail on its timeout", 30, lambda: job_state(job["job_id"]) == "FAILED")
+    check(time.monotonic() - t0 < 20, "timeout took too long")
+    e = executions(job["job_id"])[-1]
+    check("timed out" in (e.get("error") or ""), "no timeout reason: %s" % e)
+
+
+def test_cancelled_job_never_fires():
+    due = int(time.time() * 1000) + 4000
+    iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(due / 1000)) + ".%03dZ" % (due % 1000)
+    job = submit({"name": "to-cancel", "task": "noop", "schedule": {"type": "at", "at": iso}})
+    status, body = http("DELETE", "/v1/jobs/" + job["job_id"])
+    check(status in (200, 202), "DELETE -> %s %s" % (status, body))
+    wait_until("job to show CANCELLED", 30, lambda: job_state(job["job_id"]) == "CANCELLED")
+    # Wait past the due time plus a margin, by a condition: a later job due after it fired.
+    marker = submit({"name": "marker", "task": "noop", "schedule": {"type": "at", "at": iso}})
+    wait_until("marker job due at the same instant to succeed", 60,
+               lambda: job_state(marker["job_id"]) == "SUCCEEDED")
+    check(job_state(job["job_id"]) == "CANCELLED", "cancelled job changed state")
+    check(executions(job["job_id"]) == [], "cancelled job has executions")
+
+
+def test_thousand_jobs_fire_exactly_once_and_succeed():
+    n = int(os.environ.get("KLOK_E2E_JOBS", "1000"))
+    start_ms = int(time.time() * 1000) + 3000
+    spread_ms = 5000
+
+    def post(i):
+        due = start_ms + i * spread_ms // n
+        iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(due // 1000)) + ".%03dZ" % (due % 1000)
+        return due, submit({"name": "load-%d" % i, "task": "noop",
+                            "schedule": {"type": "at", "at": iso}})
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(post, range(n)))
+    accept_s = time.monotonic() - t0
+    due_of = {r["job_id"]: due for due, r in results}
+    check(len(due_of) == n, "job ids are not unique")
+    print("  accepted %d jobs over HTTP in %.2f s (%.0f/s)" % (n, accept_s, n / accept_s))
+
+    pending = set(due_of)
+
+    def all_succeeded():
+        for jid in list(pending):
+            st = job_state(jid)
+            if st == "SUCCEEDED":
+                pending.discard(jid)
+            elif st in FINAL:
+                raise Failure("job %s ended %s" % (jid, st))
+        return not pending
+    wait_until("%d jobs to succeed (%d left)" % (n, len(pending)), 180, all_succeeded, 0.5)
+
+    recs = read_topic([PREFIX + ".executions.default.normal", PREFIX + ".executions.default.high"],
+                      start_ms - 60000)
+    seen = {}
+    lateness = []
+    for m in recs:
+        name, rec = WIRE.decode(m.value())
+        check(name == "ExecutionDue", "a %s record on an executions topic" % name)
+        if rec["job_id"] not in due_of:
+            continue
+        seen[rec["execution_id"]] = seen.get(rec["execution_id"], 0) + 1
+        check(rec["scheduled_ms"] == due_of[rec["job_id"]], "scheduled_ms differs: %s" % rec)
+        lateness.append(m.timestamp()[1] - rec["scheduled_ms"])
+    dups = {k: v for k, v in seen.items() if v != 1}
+    check(not dups, "execution ids not exactly once: %s" % list(dups.items())[:5])
+    check(len(seen) == n, "%d of %d jobs have an ExecutionDue" % (len(seen), n))
+    lateness.sort()
+    early = [x for x in lateness if x < 0]
+    check(not early, "%d executions fired before their due time" % len(early))
+
+    def pct(q):
+        return lateness[min(len(lateness) - 1, int(q * len(lateness)))]
+    print("  firing lateness over %d jobs: p50 %d ms, p99 %d ms, max %d ms"
+          % (n, pct(0.50), pct(0.99), lateness[-1]))
+
+
+TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
+# The load test last: it is the slowest and the others are quicker to diagnose.
+TESTS.sort(key=lambda f: f.__name__ == "test_thousand_jobs_fire_exactly_once_and_succeed")
+
+
+def main():
+    only = sys.argv[1:]
+    passed = failed = 0
+    for t in TESTS:
+        if only and not any(o in t.__name__ for o in only):
+            continue
+        t0 = time.monotonic()
+        try:
+            t()
+            passed += 1
+            print("ok   %s (%.1f s)" % (t.__name__, time.monotonic() - t0), flush=True)
+        except Exception as e:  # noqa: BLE001 — report every failure, run the rest
+            failed += 1
+            print("FAIL %s (%.1f s): %s" % (t.__name__, time.monotonic() - t0, e), flush=True)
+            if not isinstance(e, Failure):
+                traceback.print_exc()
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
