@@ -1,0 +1,320 @@
+/*
+ * test-timer-state.c — the timer's appliers: what each event does to the
+ * job row and the due index, and that replaying the same events into an
+ * empty store gives the same bytes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sched/codec.h"
+#include "sched/timer_state.h"
+
+static sched_codec_t *codec;
+
+typedef struct fx_s {
+        char dir[64];
+        sched_store_t *store;
+        sched_batch_t *batch;
+} fx_t;
+
+static fx_t *fx_new(void) {
+        fx_t *fx = calloc(1, sizeof(*fx));
+        snprintf(fx->dir, sizeof(fx->dir), "/tmp/klok-test-timer-XXXXXX");
+        assert_non_null(mkdtemp(fx->dir));
+        char errstr[256];
+        fx->store = sched_store_open(fx->dir, errstr, sizeof(errstr));
+        assert_non_null(fx->store);
+        fx->batch = sched_batch_new();
+        return fx;
+}
+
+static void fx_destroy(fx_t *fx) {
+        sched_batch_destroy(fx->batch);
+        sched_store_close(fx->store);
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->dir);
+        assert_int_equal(system(cmd), 0);
+        free(fx);
+}
+
+static void create_ev(sched_event_t *ev, const char *job_id,
+                      sched_sched_kind_t kind, int64_t ts, int64_t arg) {
+        sched_event_init(ev, SCHED_EV_CREATE_JOB);
+        snprintf(ev->event_id, sizeof(ev->event_id), "e-%s", job_id);
+        snprintf(ev->job_id, sizeof(ev->job_id), "%s", job_id);
+        snprintf(ev->tenant, sizeof(ev->tenant), "t1");
+        ev->ts_ms = ts;
+        snprintf(ev->u.def.name, sizeof(ev->u.def.name), "n");
+        snprintf(ev->u.def.task, sizeof(ev->u.def.task), "noop");
+        snprintf(ev->u.def.queue, sizeof(ev->u.def.queue), "default");
+        ev->u.def.schedule.kind = kind;
+        if (kind == SCHED_KIND_AT)
+                ev->u.def.schedule.at_ms = arg;
+        if (kind == SCHED_KIND_DELAY)
+                ev->u.def.schedule.delay_ms = arg;
+        if (kind == SCHED_KIND_CRON)
+                snprintf(ev->u.def.schedule.cron,
+                         sizeof(ev->u.def.schedule.cron), "* * * * *");
+        ev->u.def.retry.max_attempts = 1;
+        ev->u.def.timeout_ms = 1000;
+}
+
+static void control_ev(sched_event_t *ev, sched_ev_type_t type,
+                       const char *job_id, const char *tenant) {
+        sched_event_init(ev, type);
+        snprintf(ev->event_id, sizeof(ev->event_id), "c-%s-%d", job_id,
+                 (int)type);
+        snprintf(ev->job_id, sizeof(ev->job_id), "%s", job_id);
+        snprintf(ev->tenant, sizeof(ev->tenant), "%s", tenant);
+        ev->ts_ms = 1;
+}
+
+static void status_ev(sched_event_t *ev, const char *job_id,
+                      sched_status_t st, int64_t due, int32_t attempt) {
+        sched_event_init(ev, SCHED_EV_STATUS);
+        snprintf(ev->event_id, sizeof(ev->event_id), "s-%s-%d", job_id,
+                 (int)st);
+        snprintf(ev->job_id, sizeof(ev->job_id), "%s", job_id);
+        snprintf(ev->tenant, sizeof(ev->tenant), "t1");
+        ev->ts_ms = due;
+        ev->u.status.status = st;
+        ev->u.status.scheduled_ms = due;
+        ev->u.status.attempt = attempt;
+        sched_execution_id(ev->u.status.execution_id, job_id, due, attempt);
+}
+
+static void apply(fx_t *fx, sched_event_t *ev, sched_timer_effect_t *eff) {
+        char errstr[256];
+        sched_timer_effect_t local;
+        assert_int_equal(sched_timer_apply(fx->store, fx->batch, codec, ev, 2,
+                                           eff ? eff : &local, errstr,
+                                           sizeof(errstr)),
+                         SCHED_ERR_OK);
+        sched_event_clear(ev);
+}
+
+static int due_count(fx_t *fx) {
+        sched_iter_t *it = sched_store_iter(fx->store, SCHED_CF_DUE, NULL, 0,
+                                            NULL, 0);
+        int n = 0;
+        for (; sched_iter_valid(it); sched_iter_next(it))
+                n++;
+        sched_iter_destroy(it);
+        return n;
+}
+
+static sched_timer_jstate_t state_of(fx_t *fx, const char *job_id) {
+        sched_timer_job_t job;
+        assert_int_equal(sched_timer_job_get(fx->store, NULL, codec, job_id,
+                                             &job),
+                         SCHED_ERR_OK);
+        sched_timer_jstate_t st = job.state;
+        sched_timer_job_clear(&job);
+        return st;
+}
+
+static void commit(fx_t *fx) {
+        assert_int_equal(sched_store_write(fx->store, fx->batch, NULL, 0), 0);
+}
+
+static void test_create_fire_succeed(void **state) {
+        (void)state;
+        fx_t *fx = fx_new();
+        sched_event_t ev;
+        sched_timer_effect_t eff;
+        create_ev(&ev, "job-a", SCHED_KIND_DELAY, 1000, 500);
+        apply(fx, &ev, &eff);
+        assert_true(eff.due_added);
+        assert_int_equal(eff.due_ms, 1500);
+        /* A repeated create (producer retry, same idempotency key) is a
+         * no-op, even with another time. */
+        create_ev(&ev, "job-a", SCHED_KIND_AT, 1000, 99999);
+        apply(fx, &ev, &eff);
+        assert_false(eff.due_added);
+        commit(fx);
+        assert_int_equal(due_count(fx), 1);
+        assert_int_equal(state_of(fx, "job-a"), SCHED_TJ_SCHEDULED);
+
+        /* A FIRED for another occurrence changes nothing. */
+        status_ev(&ev, "job-a", SCHED_STATUS_FIRED, 1499, 1);
+        apply(fx, &ev, NULL);
+        commit(fx);
+        assert_int_equal(due_count(fx), 1);
+        status_ev(&ev, "job-a", SCHED_STATUS_FIRED, 1500, 1);
+        apply(fx, &ev, NULL);
+        commit(fx);
+        assert_int_equal(due_count(fx), 0);
+        assert_int_equal(state_of(fx, "job-a"), SCHED_TJ_FIRED);
+        status_ev(&ev, "job-a", SCHED_STATUS_SUCCEEDED, 1500, 1);
+        apply(fx, &ev, NULL);
+        commit(fx);
+        assert_int_equal(state_of(fx, "job-a"), SCHED_TJ_DONE);
+        fx_destroy(fx);
+}
+
+static void test_cancel_pause_resume(void **state) {
+        (void)state;
+        fx_t *fx = fx_new();
+        sched_event_t ev;
+        sched_timer_effect_t eff;
+        create_ev(&ev, "job-b", SCHED_KIND_AT, 1, 5000);
+        apply(fx, &ev, NULL);
+        control_ev(&ev, SCHED_EV_PAUSE_JOB, "job-b", "t1");
+        apply(fx, &ev, NULL);
+        commit(fx);
+        assert_int_equal(due_count(fx), 0);
+        assert_int_equal(state_of(fx, "job-b"), SCHED_TJ_PAUSED);
+        control_ev(&ev, SCHED_EV_RESUME_JOB, "job-b", "t1");
+        apply(fx, &ev, &eff);
+        assert_true(eff.due_added);
+        assert_int_equal(eff.due_ms, 5000);
+        commit(fx);
+        assert_int_equal(due_count(fx), 1);
+        /* Another tenant cannot cancel it. */
+        control_ev(&ev, SCHED_EV_CANCEL_JOB, "job-b", "t2");
+        apply(fx, &ev, NULL);
+        commit(fx);
+        assert_int_equal(state_of(fx, "job-b"), SCHED_TJ_SCHEDULED);
+        control_ev(&ev, SCHED_EV_CANCEL_JOB, "job-b", "t1");
+        apply(fx, &ev, NULL);
+        commit(fx);
+        assert_int_equal(due_count(fx), 0);
+        assert_int_equal(state_of(fx, "job-b"), SCHED_TJ_CANCELLED);
+        /* A FIRED that was in flight when the cancel landed does not
+         * revive it; resume does not either. */
+        status_ev(&ev, "job-b", SCHED_STATUS_FIRED, 5000, 1);
+        apply(fx, &ev, NULL);
+        control_ev(&ev, SCHED_EV_RESUME_JOB, "job-b", "t1");
+        apply(fx, &ev, NULL);
+        commit(fx);
+        assert_int_equal(due_count(fx), 0);
+        assert_int_equal(state_of(fx, "job-b"), SCHED_TJ_CANCELLED);
+        /* Commands for unknown jobs change nothing. */
+        control_ev(&ev, SCHED_EV_CANCEL_JOB, "nobody", "t1");
+        apply(fx, &ev, NULL);
+        commit(fx);
+        fx_destroy(fx);
+}
+
+static void test_unsupported_schedule_is_rejected(void **state) {
+        (void)state;
+        fx_t *fx = fx_new();
+        sched_event_t ev;
+        sched_timer_effect_t eff;
+        create_ev(&ev, "job-c", SCHED_KIND_CRON, 1, 0);
+        apply(fx, &ev, &eff);
+        assert_true(eff.rejected);
+        assert_non_null(strstr(eff.reason, "cron"));
+        commit(fx);
+        assert_int_equal(state_of(fx, "job-c"), SCHED_TJ_REJECTED);
+        assert_int_equal(due_count(fx), 0);
+        fx_destroy(fx);
+}
+
+/* Dump every family of a store into one buffer, for byte comparison. */
+static char *dump(fx_t *fx, size_t *lenp) {
+        size_t cap = 1 << 20, len = 0;
+        char *buf = malloc(cap);
+        for (int cf = 0; cf < SCHED_CF__CNT; cf++) {
+                sched_iter_t *it = sched_store_iter(fx->store, (sched_cf_t)cf,
+                                                    NULL, 0, NULL, 0);
+                for (; sched_iter_valid(it); sched_iter_next(it)) {
+                        size_t kl, vl;
+                        const char *k = sched_iter_key(it, &kl);
+                        const char *v = sched_iter_value(it, &vl);
+                        assert_true(len + kl + vl + 16 < cap);
+                        memcpy(buf + len, &cf, sizeof(cf));
+                        len += sizeof(cf);
+                        memcpy(buf + len, k, kl);
+                        len += kl;
+                        memcpy(buf + len, v, vl);
+                        len += vl;
+                }
+                sched_iter_destroy(it);
+        }
+        *lenp = len;
+        return buf;
+}
+
+static void replay(fx_t *fx, unsigned seed) {
+        srand(seed);
+        sched_event_t ev;
+        char id[32];
+        for (int i = 0; i < 400; i++) {
+                snprintf(id, sizeof(id), "job-%d", rand() % 60);
+                int what = rand() % 6;
+                switch (what) {
+                case 0:
+                case 1:
+                        create_ev(&ev, id, SCHED_KIND_AT, i,
+                                  1000 + rand() % 50);
+                        break;
+                case 2:
+                        control_ev(&ev, SCHED_EV_CANCEL_JOB, id, "t1");
+                        break;
+                case 3:
+                        control_ev(&ev, rand() % 2 ? SCHED_EV_PAUSE_JOB
+                                                   : SCHED_EV_RESUME_JOB,
+                                   id, "t1");
+                        break;
+                default:
+                        status_ev(&ev, id,
+                                  rand() % 2 ? SCHED_STATUS_FIRED
+                                             : SCHED_STATUS_SUCCEEDED,
+                                  1000 + rand() % 50, 1);
+                }
+                apply(fx, &ev, NULL);
+                if (rand() % 7 == 0)
+                        commit(fx);
+        }
+        commit(fx);
+}
+
+static void test_replay_is_deterministic(void **state) {
+        (void)state;
+        fx_t *a = fx_new(), *b = fx_new();
+        replay(a, 7);
+        replay(b, 7);
+        size_t la, lb;
+        char *da = dump(a, &la), *db = dump(b, &lb);
+        assert_true(la > 0);
+        assert_int_equal(la, lb);
+        assert_memory_equal(da, db, la);
+        free(da);
+        free(db);
+        fx_destroy(a);
+        fx_destroy(b);
+}
+
+static int group_setup(void **state) {
+        (void)state;
+        char errstr[512];
+        codec = sched_codec_new(KLOK_SOURCE_DIR "/schemas", errstr,
+                                sizeof(errstr));
+        if (!codec)
+                fprintf(stderr, "codec: %s\n", errstr);
+        return codec ? 0 : -1;
+}
+
+static int group_teardown(void **state) {
+        (void)state;
+        sched_codec_destroy(codec);
+        return 0;
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_create_fire_succeed),
+                cmocka_unit_test(test_cancel_pause_resume),
+                cmocka_unit_test(test_unsupported_schedule_is_rejected),
+                cmocka_unit_test(test_replay_is_deterministic),
+        };
+        return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
