@@ -14,27 +14,13 @@
 #include "sched/log.h"
 #include "sched/time.h"
 
-/* Replace bytes that are not valid UTF-8 (and control characters other
- * than tab and newline) with '?', so the excerpt is a valid Avro string. */
-static void utf8_sanitize(char *s) {
-        unsigned char *p = (unsigned char *)s;
-        while (*p) {
-                int n = *p < 0x80 ? 0
-                        : (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 1
-                        : (*p & 0xf0) == 0xe0 ? 2
-                        : (*p & 0xf8) == 0xf0 && *p <= 0xf4 ? 3
-                                                           : -1;
-                bool ok = n >= 0;
-                for (int i = 1; ok && i <= n; i++)
-                        ok = (p[i] & 0xc0) == 0x80;
-                if (!ok) {
-                        *p++ = '?';
-                        continue;
-                }
-                if (n == 0 && *p < 0x20 && *p != '\n' && *p != '\t')
+/* Make an output excerpt a valid Avro string: invalid UTF-8 and control
+ * characters other than tab and newline become '?'. */
+static void output_sanitize(char *s) {
+        sched_utf8_scrub(s);
+        for (unsigned char *p = (unsigned char *)s; *p; p++)
+                if (*p < 0x20 && *p != '\n' && *p != '\t')
                         *p = '?';
-                p += n + 1;
-        }
 }
 
 /* Produce a status event for job; with wait, block until delivered. */
@@ -133,7 +119,7 @@ static void run_job(exe_t *exe, exe_job_t *job) {
                 exe_run_exec(&exe->conf, task, &job->ev, &res);
         }
         if (res.output)
-                utf8_sanitize(res.output);
+                output_sanitize(res.output);
         /* The outcome must be acknowledged before the offset may move. */
         rd_kafka_resp_err_t err;
         while ((err = report(exe, job,
