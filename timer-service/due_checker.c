@@ -260,7 +260,10 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
 
         int rc = fired;
         if (in_txn) {
+                int64_t t0 = sched_mono_ms();
                 int r = failed ? txn_abort(t) : txn_finish(t);
+                sched_debug("timer", "fired %d in a transaction; commit %lld ms",
+                            fired, (long long)(sched_mono_ms() - t0));
                 if (r != 0) {
                         for (int i = 0; i < fired; i++)
                                 sched_strset_del(t->inflight, ids[i]);

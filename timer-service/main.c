@@ -77,8 +77,12 @@ static int tmr_start(tmr_t *t, char *errstr, size_t errstr_size) {
         char txn_timeout[32];
         snprintf(txn_timeout, sizeof(txn_timeout), "%lld",
                  (long long)t->conf.txn_timeout_ms);
+        /* retry.backoff.ms: a transaction begun right after a commit meets
+         * CONCURRENT_TRANSACTIONS while the broker writes the markers;
+         * librdkafka's default 100 ms back-off would add that to firing
+         * lateness. */
         const char *pconf[] = {"linger.ms", "1", "transaction.timeout.ms",
-                               txn_timeout, NULL};
+                               txn_timeout, "retry.backoff.ms", "5", NULL};
         rd_kafka_conf_t *conf = sched_kafka_conf(
                 t->conf.bootstrap, client_id, pconf, errstr, errstr_size);
         if (!conf || !(t->producer = sched_kafka_producer_new(
