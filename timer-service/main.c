@@ -96,9 +96,14 @@ static int tmr_start(tmr_t *t, char *errstr, size_t errstr_size) {
 
         /* The consumer: range assignor keeps partition k of commands and
          * status together; fetch small waits for low latency. */
+        /* Static membership (group.instance.id): a restarted instance
+         * takes its partitions back at once instead of waiting for the
+         * group to time the old member out; the previous incarnation is
+         * fenced (FENCED_INSTANCE_ID). */
         const char *cconf[] = {"fetch.wait.max.ms", "10",
                                "session.timeout.ms", "10000",
-                               "heartbeat.interval.ms", "1000", NULL};
+                               "heartbeat.interval.ms", "1000",
+                               "group.instance.id", txn_id, NULL};
         conf = sched_kafka_conf(t->conf.bootstrap, client_id, cconf, errstr,
                                 errstr_size);
         if (!conf)
