@@ -17,7 +17,9 @@
 
 #include "sched/codec.h"
 #include "sched/event.h"
+#include "sched/admin.h"
 #include "sched/kafka.h"
+#include "sched/metrics.h"
 
 #define EXE_TASKS_MAX 64
 #define EXE_ARGV_MAX 32
@@ -44,6 +46,8 @@ typedef struct exe_conf_s {
         char queues[512];
         char group_id[128];
         char log_level[16];
+        char admin_addr[64];
+        int64_t admin_port;
         int64_t concurrency;
         int64_t output_max;
         int64_t kill_grace_ms;
@@ -84,7 +88,12 @@ typedef struct exe_s {
         pthread_t *workers;
         pthread_t poller;
         volatile bool poller_run;
-        uint64_t ran, succeeded, failed;
+        sched_metrics_t *metrics;
+        sched_admin_t *admin;
+        struct {
+                sched_metric_t *succeeded, *failed, *dead_lettered, *busy,
+                        *partitions, *run_ms;
+        } m;
 } exe_t;
 
 /** Outcome of running one task. */

@@ -35,6 +35,10 @@ static const sched_conf_prop_t exe_props[] = {
           "consumer group of this executor pool", 0, 0),
         P("log.level", SCHED_CONF_STR, log_level, "info",
           "debug, info, warn or error", 0, 0),
+        P("admin.addr", SCHED_CONF_STR, admin_addr, "127.0.0.1",
+          "address of /healthz, /readyz and /metrics", 0, 0),
+        P("admin.port", SCHED_CONF_INT, admin_port, "0",
+          "port of /healthz, /readyz and /metrics (0: off)", 0, 65535),
         P("concurrency", SCHED_CONF_INT, concurrency, "4",
           "tasks run at once", 1, 1024),
         P("output.max", SCHED_CONF_INT, output_max, "4096",
@@ -69,8 +73,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         exe_t *exe = opaque;
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 rd_kafka_assign(rk, parts);
+                sched_metric_set(exe->m.partitions, parts->cnt);
                 return;
         }
+        sched_metric_set(exe->m.partitions, 0);
         /* Commit what finished; the rest is re-delivered to the new owner
          * (at-least-once; the execution id is the idempotency key). */
         commit_done(exe, true);
@@ -102,7 +108,43 @@ static int subscribe(exe_t *exe, char *errstr, size_t errstr_size) {
         return 0;
 }
 
+/* /readyz, on the admin thread: reads only atomic gauges. */
+static const char *exe_ready(void *opaque) {
+        exe_t *exe = opaque;
+        return sched_metric_get(exe->m.partitions) > 0
+                       ? NULL
+                       : "no partitions assigned (group joining, or more "
+                         "executors than partitions)";
+}
+
+static void exe_metrics_init(exe_t *exe) {
+        sched_metrics_t *m = exe->metrics = sched_metrics_new();
+        const char *h = "Executions run, by outcome";
+        exe->m.succeeded = sched_metrics_counter(
+                m, "klok_executor_executions_total", h,
+                "outcome=\"succeeded\"");
+        exe->m.failed = sched_metrics_counter(
+                m, "klok_executor_executions_total", h, "outcome=\"failed\"");
+        exe->m.dead_lettered = sched_metrics_counter(
+                m, "klok_executor_dead_lettered_total",
+                "Undecodable records sent to the dead-letter topic", NULL);
+        exe->m.busy = sched_metrics_gauge(m, "klok_executor_busy",
+                                          "Executions dispatched, not done",
+                                          NULL);
+        exe->m.partitions = sched_metrics_gauge(
+                m, "klok_executor_partitions", "Partitions assigned", NULL);
+        exe->m.run_ms = sched_metrics_histogram(
+                m, "klok_executor_run_ms",
+                "From dispatch to acknowledged outcome, milliseconds", NULL,
+                sched_latency_ms_bounds, sched_latency_ms_nbounds);
+}
+
 static int exe_start(exe_t *exe, char *errstr, size_t errstr_size) {
+        exe_metrics_init(exe);
+        if (!(exe->admin = sched_admin_start(
+                      exe->conf.admin_addr, (int)exe->conf.admin_port,
+                      exe->metrics, exe_ready, exe, errstr, errstr_size)))
+                return -1;
         sched_topic(exe->t_status, sizeof(exe->t_status), exe->conf.prefix,
                     "status");
         sched_topic(exe->t_dlq, sizeof(exe->t_dlq), exe->conf.prefix, "dlq");
@@ -164,6 +206,7 @@ static exe_job_t *job_from_message(exe_t *exe, const rd_kafka_message_t *rkm) {
                            job->topic, (int)job->partition,
                            (long long)job->offset, errstr);
                 sched_kafka_dlq(exe->producer, exe->t_dlq, rkm, errstr);
+                sched_metric_add(exe->m.dead_lettered, 1);
                 job->done = true;
         }
         return job;
@@ -241,6 +284,7 @@ int main(int argc, char **argv) {
                 pthread_mutex_lock(&exe.lock);
                 int busy = exe.busy;
                 pthread_mutex_unlock(&exe.lock);
+                sched_metric_set(exe.m.busy, busy);
                 /* Backpressure: stop fetching while every slot and the
                  * queue are full; memory stays flat under any backlog. */
                 if (!paused && busy >= high_water) {
@@ -257,11 +301,10 @@ int main(int argc, char **argv) {
                 }
                 if (now - last_report >= 10000) {
                         last_report = now;
-                        sched_info("executor",
-                                   "ran %llu, succeeded %llu, failed %llu",
-                                   (unsigned long long)exe.ran,
-                                   (unsigned long long)exe.succeeded,
-                                   (unsigned long long)exe.failed);
+                        sched_info("executor", "succeeded %lld, failed %lld",
+                                   (long long)sched_metric_get(
+                                           exe.m.succeeded),
+                                   (long long)sched_metric_get(exe.m.failed));
                 }
         }
         sched_info("executor", "stopping: finishing running tasks");
@@ -272,6 +315,8 @@ int main(int argc, char **argv) {
         rd_kafka_destroy(exe.producer);
         sched_codec_destroy(exe.codec);
         exe_tasks_free(&exe.conf);
+        sched_admin_stop(exe.admin);
+        sched_metrics_destroy(exe.metrics);
         sched_info("executor", "stopped");
         return 0;
 }

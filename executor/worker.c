@@ -107,6 +107,7 @@ void exe_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque) {
 
 static void run_job(exe_t *exe, exe_job_t *job) {
         exe_result_t res;
+        int64_t started = sched_mono_ms();
         const exe_task_t *task = exe_task_find(&exe->conf, job->ev.u.due.task);
         report(exe, job, SCHED_STATUS_STARTED, NULL, false);
         if (!task) {
@@ -135,13 +136,9 @@ static void run_job(exe_t *exe, exe_job_t *job) {
         sched_debug("executor", "%s %s (%s)", job->ev.u.due.execution_id,
                     res.ok ? "succeeded" : "failed", res.message);
         free(res.output);
-        pthread_mutex_lock(&exe->lock);
-        exe->ran++;
-        if (res.ok)
-                exe->succeeded++;
-        else
-                exe->failed++;
-        pthread_mutex_unlock(&exe->lock);
+        sched_metric_add(res.ok ? exe->m.succeeded : exe->m.failed, 1);
+        sched_metric_observe(exe->m.run_ms,
+                             (double)(sched_mono_ms() - started));
 }
 
 static void *worker_main(void *arg) {

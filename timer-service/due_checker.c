@@ -124,7 +124,7 @@ static int txn_abort(tmr_t *t) {
                 rd_kafka_error_destroy(error);
                 return -1;
         }
-        t->txn_aborts++;
+        sched_metric_add(t->m.aborts, 1);
         return 1;
 }
 
@@ -147,7 +147,7 @@ static int txn_finish(tmr_t *t) {
                 error = rd_kafka_commit_transaction(
                         t->producer, (int)t->conf.txn_timeout_ms);
         if (!error) {
-                t->txn_commits++;
+                sched_metric_add(t->m.commits, 1);
                 return 0;
         }
         sched_warn("timer", "transaction commit: %s",
@@ -241,8 +241,11 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                                 }
                                 in_txn = true;
                         }
+                        int64_t fire_ms = sched_now_ms();
                         rd_kafka_resp_err_t err =
-                                fire_one(t, &job, exec_id, sched_now_ms());
+                                fire_one(t, &job, exec_id, fire_ms);
+                        sched_metric_observe(t->m.lateness,
+                                             (double)(fire_ms - due));
                         sched_timer_job_clear(&job);
                         if (err) {
                                 /* Half an occurrence may be in the
@@ -262,8 +265,8 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
         if (in_txn) {
                 int64_t t0 = sched_mono_ms();
                 int r = failed ? txn_abort(t) : txn_finish(t);
-                sched_debug("timer", "fired %d in a transaction; commit %lld ms",
-                            fired, (long long)(sched_mono_ms() - t0));
+                sched_metric_observe(t->m.commit_ms,
+                                     (double)(sched_mono_ms() - t0));
                 if (r != 0) {
                         for (int i = 0; i < fired; i++)
                                 sched_strset_del(t->inflight, ids[i]);
@@ -271,7 +274,7 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                         if (r > 0)
                                 *next_due_ms = now_ms;
                 } else {
-                        t->fired += (uint64_t)fired;
+                        sched_metric_add(t->m.fired, (uint64_t)fired);
                 }
         }
         free(ids);

@@ -24,6 +24,7 @@ static void part_check_restored(tmr_t *t, int32_t p) {
         if (tp->owned && !tp->restored && tp->next_cmd >= tp->target_cmd &&
             tp->next_status >= tp->target_status) {
                 tp->restored = true;
+                tmr_publish_partitions(t);
                 sched_info("timer", "partition %d restored (commands %lld, "
                                     "status %lld)",
                            (int)p, (long long)tp->next_cmd,
@@ -76,6 +77,7 @@ void tmr_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 on_assign(t, parts);
                 sched_info("timer", "assigned %d topic-partitions",
                            parts->cnt);
+                tmr_publish_partitions(t);
                 rd_kafka_assign(rk, parts);
                 return;
         }
@@ -88,6 +90,7 @@ void tmr_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 }
         }
         sched_info("timer", "revoked %d topic-partitions", parts->cnt);
+        tmr_publish_partitions(t);
         rd_kafka_assign(rk, NULL);
 }
 
@@ -101,7 +104,7 @@ static void dead_letter(tmr_t *t, const rd_kafka_message_t *rkm,
         if (err)
                 sched_error("timer", "dead-letter produce failed: %s",
                             rd_kafka_err2str(err));
-        t->dead_lettered++;
+        sched_metric_add(t->m.dead_lettered, 1);
 }
 
 /* Decode and apply one record into t->batch.  Returns -1 only when the
@@ -248,6 +251,7 @@ int tmr_intake(tmr_t *t, int timeout_ms) {
                         sched_strset_del(t->inflight, a->fired_exec_id);
                 part_check_restored(t, a->partition);
         }
-        t->applied += (uint64_t)records;
+        sched_metric_add(t->m.applied, (uint64_t)records);
+        sched_metric_set(t->m.inflight, (int64_t)sched_strset_count(t->inflight));
         return records;
 }

@@ -38,6 +38,10 @@ static const sched_conf_prop_t tmr_props[] = {
           0, 0),
         P("log.level", SCHED_CONF_STR, log_level, "info",
           "debug, info, warn or error", 0, 0),
+        P("admin.addr", SCHED_CONF_STR, admin_addr, "127.0.0.1",
+          "address of /healthz, /readyz and /metrics", 0, 0),
+        P("admin.port", SCHED_CONF_INT, admin_port, "0",
+          "port of /healthz, /readyz and /metrics (0: off)", 0, 65535),
         P("fire.batch.max", SCHED_CONF_INT, fire_batch_max, "2000",
           "most occurrences fired in one transaction", 1, 100000),
         P("txn.timeout.ms", SCHED_CONF_INT, txn_timeout_ms, "10000",
@@ -53,6 +57,65 @@ static void on_signal(int sig) {
         running = 0;
 }
 
+void tmr_publish_partitions(tmr_t *t) {
+        int64_t owned = 0, restored = 0;
+        for (int32_t p = 0; p < t->nparts; p++) {
+                owned += t->parts[p].owned;
+                restored += t->parts[p].owned && t->parts[p].restored;
+        }
+        sched_metric_set(t->m.owned, owned);
+        sched_metric_set(t->m.restored, restored);
+}
+
+/* /readyz: some partitions owned and every owned one restored.  Runs on
+ * the admin thread: reads only the atomic gauges. */
+static const char *tmr_ready(void *opaque) {
+        tmr_t *t = opaque;
+        int64_t owned = sched_metric_get(t->m.owned);
+        if (owned == 0)
+                return "no partitions assigned yet";
+        if (sched_metric_get(t->m.restored) < owned)
+                return "restoring partitions from the topics";
+        return NULL;
+}
+
+static void tmr_metrics_init(tmr_t *t) {
+        sched_metrics_t *m = t->metrics = sched_metrics_new();
+        t->m.applied = sched_metrics_counter(
+                m, "klok_timer_records_applied_total",
+                "Command and status records applied to the store", NULL);
+        t->m.fired = sched_metrics_counter(
+                m, "klok_timer_fired_total",
+                "Occurrences fired in committed transactions", NULL);
+        t->m.dead_lettered = sched_metrics_counter(
+                m, "klok_timer_dead_lettered_total",
+                "Records sent to the dead-letter topic", NULL);
+        t->m.commits = sched_metrics_counter(
+                m, "klok_timer_transactions_total",
+                "Firing transactions by outcome", "outcome=\"committed\"");
+        t->m.aborts = sched_metrics_counter(
+                m, "klok_timer_transactions_total",
+                "Firing transactions by outcome", "outcome=\"aborted\"");
+        t->m.inflight = sched_metrics_gauge(
+                m, "klok_timer_inflight",
+                "Fired occurrences whose FIRED event is not applied yet",
+                NULL);
+        t->m.owned = sched_metrics_gauge(m, "klok_timer_partitions",
+                                         "Partitions by state",
+                                         "state=\"owned\"");
+        t->m.restored = sched_metrics_gauge(m, "klok_timer_partitions",
+                                            "Partitions by state",
+                                            "state=\"restored\"");
+        t->m.lateness = sched_metrics_histogram(
+                m, "klok_timer_firing_lateness_ms",
+                "ExecutionDue produced minus due time, milliseconds", NULL,
+                sched_latency_ms_bounds, sched_latency_ms_nbounds);
+        t->m.commit_ms = sched_metrics_histogram(
+                m, "klok_timer_commit_ms",
+                "Duration of a firing transaction's commit, milliseconds",
+                NULL, sched_latency_ms_bounds, sched_latency_ms_nbounds);
+}
+
 static int tmr_start(tmr_t *t, char *errstr, size_t errstr_size) {
         char client_id[256], txn_id[256];
         snprintf(client_id, sizeof(client_id), "klok-timer-%s",
@@ -65,6 +128,12 @@ static int tmr_start(tmr_t *t, char *errstr, size_t errstr_size) {
                     "status");
         sched_topic(t->t_dlq, sizeof(t->t_dlq), t->conf.prefix, "dlq");
 
+        tmr_metrics_init(t);
+        if (!(t->admin = sched_admin_start(t->conf.admin_addr,
+                                           (int)t->conf.admin_port,
+                                           t->metrics, tmr_ready, t, errstr,
+                                           errstr_size)))
+                return -1;
         if (!(t->codec = sched_codec_new(t->conf.schemas_dir, errstr,
                                          errstr_size)))
                 return -1;
@@ -161,6 +230,7 @@ static int tmr_start(tmr_t *t, char *errstr, size_t errstr_size) {
 }
 
 static void tmr_stop(tmr_t *t) {
+        sched_admin_stop(t->admin);
         if (t->consumer) {
                 rd_kafka_consumer_close(t->consumer);
                 rd_kafka_destroy(t->consumer);
@@ -178,6 +248,7 @@ static void tmr_stop(tmr_t *t) {
         sched_store_close(t->store);
         sched_codec_destroy(t->codec);
         free(t->parts);
+        sched_metrics_destroy(t->metrics);
 }
 
 /* How long the loop may wait for input before the next due time. */
@@ -236,11 +307,16 @@ int main(int argc, char **argv) {
                                    "applied %llu, fired %llu, commits %llu, "
                                    "aborts %llu, dead-lettered %llu, "
                                    "in flight %zu",
-                                   (unsigned long long)t.applied,
-                                   (unsigned long long)t.fired,
-                                   (unsigned long long)t.txn_commits,
-                                   (unsigned long long)t.txn_aborts,
-                                   (unsigned long long)t.dead_lettered,
+                                   (unsigned long long)sched_metric_get(
+                                           t.m.applied),
+                                   (unsigned long long)sched_metric_get(
+                                           t.m.fired),
+                                   (unsigned long long)sched_metric_get(
+                                           t.m.commits),
+                                   (unsigned long long)sched_metric_get(
+                                           t.m.aborts),
+                                   (unsigned long long)sched_metric_get(
+                                           t.m.dead_lettered),
                                    sched_strset_count(t.inflight));
                 }
         }

@@ -15,7 +15,9 @@
 #include <librdkafka/rdkafka.h>
 
 #include "sched/codec.h"
+#include "sched/admin.h"
 #include "sched/kafka.h"
+#include "sched/metrics.h"
 #include "sched/store.h"
 #include "sched/strset.h"
 
@@ -27,6 +29,8 @@ typedef struct tmr_conf_s {
         char group_id[128];
         char instance_id[64];
         char log_level[16];
+        char admin_addr[64];
+        int64_t admin_port;
         int64_t fire_batch_max;
         int64_t txn_timeout_ms;
 } tmr_conf_t;
@@ -56,9 +60,17 @@ typedef struct tmr_s {
         int32_t nparts;
         tmr_part_t *parts;
         sched_strset_t *inflight; /* execution ids fired, FIRED not back */
-        /* Counters, for logs now and metrics later. */
-        uint64_t applied, fired, dead_lettered, txn_commits, txn_aborts;
+        sched_metrics_t *metrics;
+        sched_admin_t *admin;
+        struct {
+                sched_metric_t *applied, *fired, *dead_lettered, *commits,
+                        *aborts, *inflight, *owned, *restored, *lateness,
+                        *commit_ms;
+        } m;
 } tmr_t;
+
+/** Publish owned/restored partition counts (for /readyz and metrics). */
+void tmr_publish_partitions(tmr_t *t);
 
 /* intake.c */
 void tmr_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,

@@ -10,8 +10,8 @@
 #   klok_service_stop RUN_DIR NAME
 #   klok_wait_http URL SECONDS                   wait for a 200 from URL
 #
-# Ports from PORT_BASE: broker PORT_BASE+92, controller +93, producer-api +80 (so 9000 gives
-# 9092/9093/9080).  Data, logs, pids and configs all live in RUN_DIR.
+# Ports from PORT_BASE: broker PORT_BASE+92, controller +93, producer-api +80, timer admin +81,
+# executor admin +82 (so 9000 gives 9092/9093/9080/9081/9082).  Data, logs, pids and configs all live in RUN_DIR.
 
 KLOK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 KLOK_PARTITIONS="${KLOK_PARTITIONS:-4}"
@@ -89,6 +89,7 @@ kafka.bootstrap = $bootstrap
 schemas.dir = $KLOK_ROOT/schemas
 data.dir = $run_dir/data/timer-0
 instance.id = 0
+admin.port = $((api_port + 1))
 EOF
     cat >"$run_dir/executor.conf" <<EOF
 # klok-executor configuration (written by scripts/lib/stack.sh)
@@ -96,6 +97,7 @@ kafka.bootstrap = $bootstrap
 schemas.dir = $KLOK_ROOT/schemas
 queues = default
 concurrency = 8
+admin.port = $((api_port + 2))
 
 # Tasks are registered here by the operator; jobs name them.  argv is never
 # given to a shell.
@@ -137,10 +139,13 @@ klok_stack_up() {
         --config "$run_dir/executor.conf"
     klok_service_start "$run_dir" api "$build_dir/producer-api/klok-api" \
         --config "$run_dir/api.conf"
-    klok_wait_http "http://127.0.0.1:$api_port/readyz" 60 || {
-        tail -n 20 "$run_dir"/{timer,executor,api}.log >&2 || true
-        return 1
-    }
+    local port
+    for port in "$api_port" $((api_port + 1)) $((api_port + 2)); do
+        klok_wait_http "http://127.0.0.1:$port/readyz" 60 || {
+            tail -n 20 "$run_dir"/{timer,executor,api}.log >&2 || true
+            return 1
+        }
+    done
     local svc
     for svc in timer executor api; do
         _klok_service_alive "$run_dir" "$svc" || {
