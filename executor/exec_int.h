@@ -20,6 +20,7 @@
 #include "sched/admin.h"
 #include "sched/kafka.h"
 #include "sched/metrics.h"
+#include "sched/store.h"
 
 #define EXE_TASKS_MAX 64
 #define EXE_ARGV_MAX 32
@@ -43,6 +44,7 @@ typedef struct exe_conf_s {
         char bootstrap[512];
         char prefix[64];
         char schemas_dir[1024];
+        char data_dir[1024];
         char queues[512];
         char group_id[128];
         char log_level[16];
@@ -74,6 +76,7 @@ typedef struct exe_job_s {
 typedef struct exe_s {
         exe_conf_t conf;
         sched_codec_t *codec;
+        sched_store_t *store; /* EXEC_DONE: completed execution ids */
         rd_kafka_t *consumer;
         rd_kafka_t *producer;
         char t_status[SCHED_TOPIC_MAX];
@@ -91,7 +94,8 @@ typedef struct exe_s {
         sched_metrics_t *metrics;
         sched_admin_t *admin;
         struct {
-                sched_metric_t *succeeded, *failed, *dead_lettered, *busy,
+                sched_metric_t *succeeded, *failed, *duplicates,
+                        *dead_lettered, *busy,
                         *partitions, *run_ms;
         } m;
 } exe_t;

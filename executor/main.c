@@ -29,6 +29,8 @@ static const sched_conf_prop_t exe_props[] = {
           "prefix of every klok topic", 0, 0),
         P("schemas.dir", SCHED_CONF_STR, schemas_dir, "schemas",
           "directory of the Avro schemas (*.avsc)", 0, 0),
+        P("data.dir", SCHED_CONF_STR, data_dir, "var/executor",
+          "RocksDB directory: execution ids this executor completed", 0, 0),
         P("queues", SCHED_CONF_STR, queues, "default",
           "comma-separated queues this executor serves", 0, 0),
         P("group.id", SCHED_CONF_STR, group_id, "klok-executor",
@@ -125,6 +127,10 @@ static void exe_metrics_init(exe_t *exe) {
                 "outcome=\"succeeded\"");
         exe->m.failed = sched_metrics_counter(
                 m, "klok_executor_executions_total", h, "outcome=\"failed\"");
+        exe->m.duplicates = sched_metrics_counter(
+                m, "klok_executor_duplicates_total",
+                "Deliveries of execution ids already completed (not run)",
+                NULL);
         exe->m.dead_lettered = sched_metrics_counter(
                 m, "klok_executor_dead_lettered_total",
                 "Undecodable records sent to the dead-letter topic", NULL);
@@ -150,6 +156,9 @@ static int exe_start(exe_t *exe, char *errstr, size_t errstr_size) {
         sched_topic(exe->t_dlq, sizeof(exe->t_dlq), exe->conf.prefix, "dlq");
         if (!(exe->codec = sched_codec_new(exe->conf.schemas_dir, errstr,
                                            errstr_size)))
+                return -1;
+        if (!(exe->store = sched_store_open(exe->conf.data_dir, errstr,
+                                            errstr_size)))
                 return -1;
         const char *pconf[] = {"linger.ms", "2", NULL};
         rd_kafka_conf_t *conf = sched_kafka_conf(
@@ -199,6 +208,20 @@ static exe_job_t *job_from_message(exe_t *exe, const rd_kafka_message_t *rkm) {
                          sched_ev_type2str(job->ev.type), job->topic);
                 sched_event_clear(&job->ev);
                 err = SCHED_ERR_DECODE;
+        }
+        if (!err) {
+                char *val;
+                const char *id = job->ev.u.due.execution_id;
+                if (sched_store_get(exe->store, NULL, SCHED_CF_EXEC_DONE, id,
+                                    strlen(id), &val, NULL) == SCHED_ERR_OK) {
+                        sched_warn("executor",
+                                   "%s was already completed (%s); not "
+                                   "running it again",
+                                   id, val[0] == 'S' ? "succeeded" : "failed");
+                        free(val);
+                        sched_metric_add(exe->m.duplicates, 1);
+                        job->done = true;
+                }
         }
         if (err) {
                 job->ev.type = 0;
@@ -314,6 +337,7 @@ int main(int argc, char **argv) {
         rd_kafka_destroy(exe.consumer);
         rd_kafka_destroy(exe.producer);
         sched_codec_destroy(exe.codec);
+        sched_store_close(exe.store);
         exe_tasks_free(&exe.conf);
         sched_admin_stop(exe.admin);
         sched_metrics_destroy(exe.metrics);

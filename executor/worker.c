@@ -136,6 +136,16 @@ static void run_job(exe_t *exe, exe_job_t *job) {
         sched_debug("executor", "%s %s (%s)", job->ev.u.due.execution_id,
                     res.ok ? "succeeded" : "failed", res.message);
         free(res.output);
+        /* Remember the id as completed, so a re-delivery (rebalance, crash
+         * before the commit) does not run it again. */
+        sched_batch_t *batch = sched_batch_new();
+        const char *id = job->ev.u.due.execution_id;
+        char errstr[256];
+        sched_batch_put(exe->store, batch, SCHED_CF_EXEC_DONE, id, strlen(id),
+                        res.ok ? "S" : "F", 1);
+        if (sched_store_write(exe->store, batch, errstr, sizeof(errstr)))
+                sched_error("executor", "%s", errstr);
+        sched_batch_destroy(batch);
         sched_metric_add(res.ok ? exe->m.succeeded : exe->m.failed, 1);
         sched_metric_observe(exe->m.run_ms,
                              (double)(sched_mono_ms() - started));

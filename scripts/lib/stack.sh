@@ -95,6 +95,7 @@ EOF
 # klok-executor configuration (written by scripts/lib/stack.sh)
 kafka.bootstrap = $bootstrap
 schemas.dir = $KLOK_ROOT/schemas
+data.dir = $run_dir/data/executor-0
 queues = default
 concurrency = 8
 admin.port = $((api_port + 2))
