@@ -52,6 +52,7 @@ typedef struct exe_conf_s {
         int64_t admin_port;
         int64_t concurrency;
         int64_t output_max;
+        int64_t buffer_max;
         int64_t kill_grace_ms;
         exe_task_t tasks[EXE_TASKS_MAX];
         int ntasks;

@@ -43,6 +43,10 @@ static const sched_conf_prop_t exe_props[] = {
           "port of /healthz, /readyz and /metrics (0: off)", 0, 65535),
         P("concurrency", SCHED_CONF_INT, concurrency, "4",
           "tasks run at once", 1, 1024),
+        P("buffer.max", SCHED_CONF_INT, buffer_max, "1024",
+          "executions fetched and not finished before fetching pauses "
+          "(resumes at three quarters)",
+          1, 1000000),
         P("output.max", SCHED_CONF_INT, output_max, "4096",
           "bytes of task output kept in the status event", 0,
           SCHED_OUTPUT_MAX - 1),
@@ -171,7 +175,8 @@ static int exe_start(exe_t *exe, char *errstr, size_t errstr_size) {
         if (!(exe->producer = sched_kafka_producer_new(conf, NULL, errstr,
                                                        errstr_size)))
                 return -1;
-        const char *cconf[] = {"fetch.wait.max.ms", "10", NULL};
+        const char *cconf[] = {"fetch.wait.max.ms", "10",
+                               "queued.max.messages.kbytes", "4096", NULL};
         conf = sched_kafka_conf(exe->conf.bootstrap, "klok-executor", cconf,
                                 errstr, errstr_size);
         if (!conf)
@@ -286,7 +291,11 @@ int main(int argc, char **argv) {
 
         bool paused = false;
         int64_t last_commit = sched_mono_ms(), last_report = last_commit;
-        const int high_water = (int)exe.conf.concurrency * 2;
+        /* Pausing is for real backlogs only: librdkafka 2.0.2 resumes
+         * fetching ~1 s after rd_kafka_resume_partitions(), so the buffer
+         * must hold enough work to cover that second. */
+        const int high_water = (int)exe.conf.buffer_max;
+        const int low_water = high_water - high_water / 4;
         while (running) {
                 rd_kafka_message_t *rkm =
                         rd_kafka_consumer_poll(exe.consumer, 50);
@@ -313,7 +322,7 @@ int main(int argc, char **argv) {
                 if (!paused && busy >= high_water) {
                         set_paused(&exe, true);
                         paused = true;
-                } else if (paused && busy < (int)exe.conf.concurrency) {
+                } else if (paused && busy < low_water) {
                         set_paused(&exe, false);
                         paused = false;
                 }
