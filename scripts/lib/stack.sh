@@ -21,7 +21,7 @@ _klok_say() { printf 'klok: %s\n' "$*" >&2; }
 # klok_build BUILD_DIR [CMAKE_ARG...]
 klok_build() {
     local build_dir="$1"; shift
-    local log="$build_dir.log"
+    local log="$build_dir/klok-build.log"
     mkdir -p "$build_dir"
     if ! cmake -S "$KLOK_ROOT" -B "$build_dir" "$@" >"$log" 2>&1 ||
        ! cmake --build "$build_dir" -j "$(nproc)" >>"$log" 2>&1; then
