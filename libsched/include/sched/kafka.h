@@ -38,9 +38,11 @@ rd_kafka_t *sched_kafka_producer_new(rd_kafka_conf_t *conf,
                                      char *errstr, size_t errstr_size);
 
 /**
- * Consumer in group_id (NULL: no group, assign() only): read_committed,
+ * Consumer in group_id: read_committed,
  * no auto-commit, earliest reset, partition EOF events on.  `assignor` is
  * "range" for co-partitioned readers.  conf is consumed on success.
+ * A reader that only assign()s still needs a group id with librdkafka 2.0.2
+ * (assign() fails with "Unknown group" without one); it never joins it.
  */
 rd_kafka_t *sched_kafka_consumer_new(rd_kafka_conf_t *conf,
                                      const char *group_id,

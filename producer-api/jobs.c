@@ -1,0 +1,341 @@
+/*
+ * jobs.c — the /v1/jobs routes of klok-api.
+ *
+ * Writes (create, cancel, pause, resume) validate, build one command event,
+ * produce it and answer only once Kafka acknowledged it (acks=all).  Reads
+ * answer from the status view; with ?consistency_token=<partition>:<offset>
+ * (as returned by a write) they first wait, up to view.wait.max.ms, until
+ * the view has applied that record.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "api_int.h"
+#include "sched/job_json.h"
+#include "sched/log.h"
+#include "sched/time.h"
+#include "sched/uuid.h"
+#include "sched/view.h"
+
+#define SUB "jobs"
+#define EXEC_PAGE_DEFAULT 100
+#define EXEC_PAGE_MAX 1000
+
+/* --- Helpers -------------------------------------------------------------- */
+
+static const char *body_of(const api_req_t *req) {
+        return req->body ? req->body : "";
+}
+
+/* No Content-Type, or application/json with parameters. */
+static bool content_type_ok(api_req_t *req) {
+        const char *ct = MHD_lookup_connection_value(
+                req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        static const char json[] = "application/json";
+        if (!ct)
+                return true;
+        while (*ct == ' ')
+                ct++;
+        if (strncasecmp(ct, json, sizeof(json) - 1))
+                return false;
+        char c = ct[sizeof(json) - 1];
+        return c == '\0' || c == ';' || c == ' ';
+}
+
+static enum MHD_Result reply_415(api_req_t *req) {
+        return api_reply_error(req, 415, "unsupported_media_type",
+                               "the body must be application/json", NULL);
+}
+
+/* Decimal without sign, whole string, <= max. */
+static bool parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out) {
+        uint64_t v = 0;
+        if (len == 0 || len > 19)
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+                v = v * 10 + (uint64_t)(s[i] - '0');
+        }
+        if (v > max)
+                return false;
+        *out = v;
+        return true;
+}
+
+/* "<partition>:<offset>" */
+static bool parse_token(const char *s, int32_t *partp, int64_t *offp) {
+        const char *colon = strchr(s, ':');
+        uint64_t p, o;
+        if (!colon || !parse_u64(s, (size_t)(colon - s), INT32_MAX, &p) ||
+            !parse_u64(colon + 1, strlen(colon + 1), INT64_MAX, &o))
+                return false;
+        *partp = (int32_t)p;
+        *offp = (int64_t)o;
+        return true;
+}
+
+/* Start the consistency wait of a read if it asked for one.  Returns true
+ * when the request is answered or suspended (*rp is the handler's result). */
+static bool consistency_wait(api_req_t *req, enum MHD_Result *rp) {
+        if (req->waited)
+                return false;
+        const char *tok = MHD_lookup_connection_value(
+                req->conn, MHD_GET_ARGUMENT_KIND, "consistency_token");
+        if (!tok) {
+                req->waited = true;
+                return false;
+        }
+        int32_t part;
+        int64_t off;
+        if (!parse_token(tok, &part, &off)) {
+                *rp = api_reply_error(req, 400, "invalid_field",
+                                      "expected <partition>:<offset>",
+                                      "consistency_token");
+                return true;
+        }
+        if (api_viewer_wait(req, part, off)) {
+                *rp = MHD_YES;
+                return true;
+        }
+        return false;
+}
+
+/* Answer a write from its delivery report. */
+static enum MHD_Result answer_produced(api_req_t *req) {
+        char msg[256], body[256];
+        if (req->dr_err) {
+                snprintf(msg, sizeof(msg),
+                         "Kafka did not acknowledge the command (%s); retry, "
+                         "with the same Idempotency-Key for a create",
+                         rd_kafka_err2str(req->dr_err));
+                return api_reply_error(req, 503, "unavailable", msg, NULL);
+        }
+        int n = snprintf(body, sizeof(body),
+                         "{\"job_id\":\"%s\",\"status\":\"ACCEPTED\","
+                         "\"consistency_token\":\"%d:%lld\"}",
+                         req->job_id, (int)req->dr_partition,
+                         (long long)req->dr_offset);
+        return api_reply(req, req->success_code, "application/json", body,
+                         (size_t)n);
+}
+
+static void event_header(api_req_t *req, sched_event_t *ev,
+                         const char *job_id) {
+        int64_t now = sched_now_ms();
+        char uuid[SCHED_UUID_STR_MAX];
+        sched_uuid_v7(uuid, now);
+        memcpy(ev->event_id, uuid, sizeof(uuid));
+        snprintf(ev->job_id, sizeof(ev->job_id), "%s", job_id);
+        snprintf(ev->tenant, sizeof(ev->tenant), "%s", req->api->tenant);
+        ev->ts_ms = now;
+}
+
+static enum MHD_Result produced_result(api_req_t *req, unsigned code) {
+        /* 0: suspended; else an error reply is queued (or failed). */
+        return code == 0 || req->answered ? MHD_YES : MHD_NO;
+}
+
+/* --- POST /v1/jobs -------------------------------------------------------- */
+
+static enum MHD_Result handle_create(api_req_t *req) {
+        api_t *api = req->api;
+        if (req->produced)
+                return answer_produced(req);
+        if (!content_type_ok(req))
+                return reply_415(req);
+
+        sched_event_t ev;
+        sched_json_err_t jerr;
+        sched_event_init(&ev, SCHED_EV_CREATE_JOB);
+        if (sched_job_json_parse(body_of(req), req->body_len, &ev.u.def,
+                                 &jerr))
+                return api_reply_error(req, 400, jerr.error, jerr.message,
+                                       jerr.field);
+
+        const char *hdr = MHD_lookup_connection_value(
+                req->conn, MHD_HEADER_KIND, "Idempotency-Key");
+        char *key = ev.u.def.idempotency_key;
+        if (hdr) {
+                if (!sched_idempotency_key_valid(hdr)) {
+                        sched_event_clear(&ev);
+                        return api_reply_error(
+                                req, 400, "invalid_field",
+                                "1 to 64 bytes of printable ASCII without "
+                                "spaces",
+                                "Idempotency-Key");
+                }
+                if (key[0] && strcmp(key, hdr)) {
+                        sched_event_clear(&ev);
+                        return api_reply_error(
+                                req, 400, "invalid_field",
+                                "differs from the Idempotency-Key header",
+                                "idempotency_key");
+                }
+                snprintf(key, SCHED_ID_MAX, "%s", hdr);
+        }
+
+        char job_id[SCHED_ID_MAX];
+        sched_job_id_for(job_id, api->tenant, key, sched_now_ms());
+        event_header(req, &ev, job_id);
+        req->success_code = 201;
+        unsigned code = api_produce_command(req, &ev);
+        sched_event_clear(&ev);
+        return produced_result(req, code);
+}
+
+/* --- DELETE /v1/jobs/{id}, POST .../pause, .../resume --------------------- */
+
+static enum MHD_Result handle_command(api_req_t *req, sched_ev_type_t type) {
+        api_t *api = req->api;
+        enum MHD_Result r;
+        if (req->produced)
+                return answer_produced(req);
+        if (consistency_wait(req, &r))
+                return r;
+        if (req->body_len && !content_type_ok(req))
+                return reply_415(req);
+
+        char *reason = NULL;
+        sched_json_err_t jerr;
+        if (sched_job_json_parse_reason(body_of(req), req->body_len, &reason,
+                                        &jerr))
+                return api_reply_error(req, 400, jerr.error, jerr.message,
+                                       jerr.field);
+
+        /* Only the tenant's existing jobs (404 for others': no leak). */
+        char *doc;
+        size_t len;
+        sched_err_t err = sched_view_get_job(api->store, api->tenant,
+                                             req->job_id, &doc, &len);
+        if (err) {
+                free(reason);
+                if (err == SCHED_ERR_NOT_FOUND)
+                        return api_reply_error(req, 404, "not_found",
+                                               "no such job", NULL);
+                return api_reply_error(req, 503, "unavailable",
+                                       "the status view cannot be read",
+                                       NULL);
+        }
+        free(doc);
+
+        sched_event_t ev;
+        sched_event_init(&ev, type);
+        event_header(req, &ev, req->job_id);
+        ev.u.reason = reason; /* owned by ev now */
+        req->success_code = 202;
+        unsigned code = api_produce_command(req, &ev);
+        sched_event_clear(&ev);
+        return produced_result(req, code);
+}
+
+/* --- GET /v1/jobs/{id}, GET .../executions -------------------------------- */
+
+static enum MHD_Result handle_get(api_req_t *req) {
+        api_t *api = req->api;
+        enum MHD_Result r;
+        if (consistency_wait(req, &r))
+                return r;
+        char *doc;
+        size_t len;
+        sched_err_t err = sched_view_get_job(api->store, api->tenant,
+                                             req->job_id, &doc, &len);
+        if (err == SCHED_ERR_NOT_FOUND)
+                return api_reply_error(req, 404, "not_found", "no such job",
+                                       NULL);
+        if (err)
+                return api_reply_error(req, 503, "unavailable",
+                                       "the status view cannot be read",
+                                       NULL);
+        r = api_reply(req, 200, "application/json", doc, len);
+        free(doc);
+        return r;
+}
+
+static enum MHD_Result handle_executions(api_req_t *req) {
+        api_t *api = req->api;
+        enum MHD_Result r;
+        if (consistency_wait(req, &r))
+                return r;
+
+        uint64_t limit = EXEC_PAGE_DEFAULT;
+        const char *ls = MHD_lookup_connection_value(
+                req->conn, MHD_GET_ARGUMENT_KIND, "limit");
+        if (ls && (!parse_u64(ls, strlen(ls), EXEC_PAGE_MAX, &limit) ||
+                   limit == 0))
+                return api_reply_error(req, 400, "invalid_field",
+                                       "must be an integer from 1 to 1000",
+                                       "limit");
+        const char *cursor = MHD_lookup_connection_value(
+                req->conn, MHD_GET_ARGUMENT_KIND, "cursor");
+        if (cursor && (!*cursor || strlen(cursor) >= SCHED_EXEC_ID_MAX))
+                return api_reply_error(req, 400, "invalid_field",
+                                       "not a cursor of this list", "cursor");
+
+        char *arr, next[SCHED_EXEC_ID_MAX];
+        size_t count;
+        sched_err_t err = sched_view_list_executions(
+                api->store, api->tenant, req->job_id, cursor, (size_t)limit,
+                &arr, &count, next);
+        if (err)
+                return api_reply_error(req, 503, "unavailable",
+                                       "the status view cannot be read",
+                                       NULL);
+        if (count == 0 && !cursor) {
+                char *doc;
+                size_t len;
+                if (sched_view_get_job(api->store, api->tenant, req->job_id,
+                                       &doc, &len) == SCHED_ERR_NOT_FOUND) {
+                        free(arr);
+                        return api_reply_error(req, 404, "not_found",
+                                               "no such job", NULL);
+                }
+                free(doc);
+        }
+
+        json_t *nx = next[0] ? json_string(next) : json_null();
+        char *nxt = nx ? json_dumps(nx, JSON_ENCODE_ANY) : NULL;
+        json_decref(nx);
+        size_t cap = strlen(arr) + SCHED_ID_MAX + (nxt ? strlen(nxt) : 4) + 64;
+        char *body = malloc(cap);
+        if (!body || !nxt) {
+                free(arr);
+                free(nxt);
+                free(body);
+                return api_reply_error(req, 503, "unavailable",
+                                       "out of memory", NULL);
+        }
+        int n = snprintf(body, cap,
+                         "{\"job_id\":\"%s\",\"executions\":%s,"
+                         "\"next_cursor\":%s}",
+                         req->job_id, arr, nxt);
+        r = api_reply(req, 200, "application/json", body, (size_t)n);
+        free(body);
+        free(arr);
+        free(nxt);
+        return r;
+}
+
+enum MHD_Result api_jobs_handle(api_req_t *req) {
+        switch (req->route) {
+        case API_ROUTE_JOBS_CREATE:
+                return handle_create(req);
+        case API_ROUTE_JOB_GET:
+                return handle_get(req);
+        case API_ROUTE_JOB_CANCEL:
+                return handle_command(req, SCHED_EV_CANCEL_JOB);
+        case API_ROUTE_JOB_PAUSE:
+                return handle_command(req, SCHED_EV_PAUSE_JOB);
+        case API_ROUTE_JOB_RESUME:
+                return handle_command(req, SCHED_EV_RESUME_JOB);
+        case API_ROUTE_JOB_EXECUTIONS:
+                return handle_executions(req);
+        default:
+                return api_reply_error(req, 404, "not_found",
+                                       "no such resource", NULL);
+        }
+}
