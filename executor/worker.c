@@ -12,6 +12,7 @@
 
 #include "exec_int.h"
 #include "sched/log.h"
+#include "sched/timer_state.h"
 #include "sched/time.h"
 
 /* Make an output excerpt a valid Avro string: invalid UTF-8 and control
@@ -40,6 +41,17 @@ static rd_kafka_resp_err_t report(exe_t *exe, exe_job_t *job,
                sizeof(ev.u.status.execution_id));
         ev.u.status.attempt = due->u.due.attempt;
         ev.u.status.scheduled_ms = due->u.due.scheduled_ms;
+        if (status == SCHED_STATUS_STARTED) {
+                /* Visibility deadline: past it without a result, the timer
+                 * declares the execution lost.  The task is killed at its
+                 * timeout (+ the kill grace) well before that. */
+                int64_t timeout = due->u.due.timeout_ms > 0
+                                          ? due->u.due.timeout_ms
+                                          : 60000;
+                ev.u.status.deadline_ms = ev.ts_ms + timeout +
+                                          exe->conf.kill_grace_ms +
+                                          SCHED_VISIBILITY_GRACE_MS;
+        }
         if (res) {
                 ev.u.status.exit_code = res->exit_code;
                 ev.u.status.retryable = res->retryable;

@@ -1,16 +1,19 @@
 /*
- * due_checker.c — fires due occurrences, exactly once.
+ * due_checker.c — acts on due entries, exactly once.
  *
  * For every restored partition this instance owns, walk the due index from
- * the partition's lower bound up to now.  Each due occurrence becomes, in
- * ONE Kafka transaction, an ExecutionDue on its queue's executions topic and
- * a FIRED status event on the job's status partition.  The checker changes
- * no state: the occurrence leaves the index when FIRED is read back and
- * applied (intake.c).  Until then its execution id sits in t->inflight so
- * it is not fired twice by this instance; after a crash, the restore to the
- * end of the status partition brings the FIRED back before anything fires.
- * The consumer group metadata in each transaction fences a zombie that lost
- * its partitions.
+ * the partition's lower bound up to now.  Each due entry becomes events in
+ * ONE Kafka transaction per pass:
+ *   'F' an ExecutionDue on its queue's executions topic + FIRED,
+ *   'V' TIMED_OUT (the running execution missed its visibility deadline),
+ *   'D' RETRY_SCHEDULED, or DEAD_LETTERED + a record on the dead-letter topic.
+ * The checker changes no state: an entry leaves the index when its event is
+ * read back and applied (intake.c).  Until then its in-flight key
+ * ("<kind>|<execution id>") sits in t->inflight so it is not acted on twice
+ * by this instance; after a crash, the restore to the end of the status
+ * partition brings the events back before anything is emitted.  The
+ * consumer group metadata in each transaction fences a zombie that lost its
+ * partitions.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -55,10 +58,24 @@ static rd_kafka_resp_err_t produce_event(tmr_t *t, const char *topic,
         return err;
 }
 
-/* Produce ExecutionDue + FIRED for one occurrence inside the open
- * transaction. */
-static rd_kafka_resp_err_t fire_one(tmr_t *t, const sched_timer_job_t *job,
-                                    const char *exec_id, int64_t now_ms) {
+/* The header every timer-written status event shares. */
+static void status_init(sched_event_t *ev, const sched_timer_job_t *job,
+                        sched_status_t status, const char *exec_id,
+                        int64_t occ_ms, int32_t attempt, int64_t now_ms) {
+        sched_event_init(ev, SCHED_EV_STATUS);
+        timer_event_id(ev->event_id, exec_id, sched_status2str(status));
+        memcpy(ev->job_id, job->def.job_id, sizeof(ev->job_id));
+        memcpy(ev->tenant, job->def.tenant, sizeof(ev->tenant));
+        ev->ts_ms = now_ms;
+        ev->u.status.status = status;
+        memcpy(ev->u.status.execution_id, exec_id, SCHED_EXEC_ID_MAX);
+        ev->u.status.attempt = attempt;
+        ev->u.status.scheduled_ms = occ_ms;
+}
+
+/* 'F': ExecutionDue on the job's queue + FIRED on its status partition. */
+static rd_kafka_resp_err_t emit_fire(tmr_t *t, const sched_timer_job_t *job,
+                                     const char *exec_id, int64_t now_ms) {
         const sched_job_def_t *def = &job->def.u.def;
         sched_event_t due, fired;
         char topic[SCHED_TOPIC_MAX];
@@ -69,8 +86,8 @@ static rd_kafka_resp_err_t fire_one(tmr_t *t, const sched_timer_job_t *job,
         memcpy(due.tenant, job->def.tenant, sizeof(due.tenant));
         due.ts_ms = now_ms;
         memcpy(due.u.due.execution_id, exec_id, SCHED_EXEC_ID_MAX);
-        due.u.due.attempt = job->attempt;
-        due.u.due.scheduled_ms = job->next_due_ms;
+        due.u.due.attempt = job->fire_attempt;
+        due.u.due.scheduled_ms = job->fire_occ_ms;
         memcpy(due.u.due.task, def->task, sizeof(due.u.due.task));
         due.u.due.parameters = def->parameters; /* borrowed */
         memcpy(due.u.due.queue, def->queue, sizeof(due.u.due.queue));
@@ -84,17 +101,103 @@ static rd_kafka_resp_err_t fire_one(tmr_t *t, const sched_timer_job_t *job,
         due.u.due.parameters = NULL;
         if (err)
                 return err;
-
-        sched_event_init(&fired, SCHED_EV_STATUS);
-        timer_event_id(fired.event_id, exec_id, "FIRED");
-        memcpy(fired.job_id, job->def.job_id, sizeof(fired.job_id));
-        memcpy(fired.tenant, job->def.tenant, sizeof(fired.tenant));
-        fired.ts_ms = now_ms;
-        fired.u.status.status = SCHED_STATUS_FIRED;
-        memcpy(fired.u.status.execution_id, exec_id, SCHED_EXEC_ID_MAX);
-        fired.u.status.attempt = job->attempt;
-        fired.u.status.scheduled_ms = job->next_due_ms;
+        status_init(&fired, job, SCHED_STATUS_FIRED, exec_id,
+                    job->fire_occ_ms, job->fire_attempt, now_ms);
         return produce_event(t, t->t_status, job->partition, &fired);
+}
+
+/* 'V': the running execution missed its visibility deadline. */
+static rd_kafka_resp_err_t emit_timeout(tmr_t *t, const sched_timer_job_t *job,
+                                        const char *exec_id, int64_t now_ms) {
+        sched_event_t ev;
+        status_init(&ev, job, SCHED_STATUS_TIMED_OUT, exec_id, job->cur_occ_ms,
+                    job->cur_attempt, now_ms);
+        ev.u.status.retryable = true;
+        ev.u.status.deadline_ms = job->deadline_ms;
+        sched_event_set_str(&ev.u.status.message,
+                            "no heartbeat or result before the visibility "
+                            "deadline",
+                            SCHED_MESSAGE_MAX);
+        rd_kafka_resp_err_t err =
+                produce_event(t, t->t_status, job->partition, &ev);
+        sched_event_clear(&ev);
+        return err;
+}
+
+/* 'D': after a failure, RETRY_SCHEDULED, or DEAD_LETTERED plus a record on
+ * the dead-letter topic, as the applier decided. */
+static rd_kafka_resp_err_t emit_decision(tmr_t *t,
+                                         const sched_timer_job_t *job,
+                                         const char *exec_id,
+                                         int64_t now_ms) {
+        sched_event_t ev;
+        bool dead = job->decide == SCHED_DECIDE_DEAD;
+        status_init(&ev, job,
+                    dead ? SCHED_STATUS_DEAD_LETTERED
+                         : SCHED_STATUS_RETRY_SCHEDULED,
+                    exec_id, job->cur_occ_ms, job->cur_attempt, now_ms);
+        char msg[512];
+        if (dead)
+                snprintf(msg, sizeof(msg), "attempt %d of %d failed: %s",
+                         (int)job->cur_attempt,
+                         (int)job->def.u.def.retry.max_attempts,
+                         job->last_error);
+        else
+                snprintf(msg, sizeof(msg), "attempt %d failed: %s",
+                         (int)job->cur_attempt, job->last_error);
+        sched_event_set_str(&ev.u.status.message, msg, SCHED_MESSAGE_MAX);
+        if (!dead)
+                ev.u.status.next_ms = job->retry_at_ms;
+        rd_kafka_resp_err_t err =
+                produce_event(t, t->t_status, job->partition, &ev);
+        if (!err && dead) {
+                void *buf;
+                size_t len;
+                char errstr[256];
+                if (sched_codec_encode(t->codec, &ev, &buf, &len, errstr,
+                                       sizeof(errstr)))
+                        err = RD_KAFKA_RESP_ERR__BAD_MSG;
+                else if ((err = rd_kafka_producev(
+                                  t->producer, RD_KAFKA_V_TOPIC(t->t_dlq),
+                                  RD_KAFKA_V_KEY(job->def.job_id,
+                                                 strlen(job->def.job_id)),
+                                  RD_KAFKA_V_VALUE(buf, len),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+                                  RD_KAFKA_V_HEADER("klok.reason", msg, -1),
+                                  RD_KAFKA_V_HEADER("klok.execution_id",
+                                                    exec_id, -1),
+                                  RD_KAFKA_V_END)))
+                        free(buf);
+        }
+        sched_event_clear(&ev);
+        return err;
+}
+
+/* Is the due entry (kind, due) still what the job waits for?  If so, fill
+ * the execution it concerns. */
+static bool entry_current(const sched_timer_job_t *job, char kind,
+                          int64_t due, char exec_id[SCHED_EXEC_ID_MAX]) {
+        switch (kind) {
+        case SCHED_DUE_FIRE:
+                if (job->state != SCHED_TJ_SCHEDULED || job->next_due_ms != due)
+                        return false;
+                sched_execution_id(exec_id, job->def.job_id, job->fire_occ_ms,
+                                   job->fire_attempt);
+                return true;
+        case SCHED_DUE_VISIBILITY:
+                if (job->state != SCHED_TJ_RUNNING || job->deadline_ms != due)
+                        return false;
+                break;
+        case SCHED_DUE_DECIDE:
+                if (job->state != SCHED_TJ_DECIDING || job->decide_ms != due)
+                        return false;
+                break;
+        default:
+                return false;
+        }
+        sched_execution_id(exec_id, job->def.job_id, job->cur_occ_ms,
+                           job->cur_attempt);
+        return true;
 }
 
 /* Positions of every assigned partition, for send_offsets_to_transaction
@@ -165,10 +268,10 @@ static int txn_finish(tmr_t *t) {
 }
 
 int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
-        int fired = 0;
+        int fired = 0, firings = 0; /* events emitted; of which 'F' */
         bool in_txn = false, failed = false;
-        char (*ids)[SCHED_EXEC_ID_MAX] =
-                malloc((size_t)t->conf.fire_batch_max * SCHED_EXEC_ID_MAX);
+        char (*ids)[SCHED_EXEC_ID_MAX + 2] = malloc(
+                (size_t)t->conf.fire_batch_max * (SCHED_EXEC_ID_MAX + 2));
         if (!ids)
                 return -1;
         *next_due_ms = SCHED_NONE;
@@ -179,7 +282,8 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                 if (!tp->owned || !tp->restored)
                         continue;
                 unsigned char lower[SCHED_DUE_KEY_MAX], upper[4];
-                size_t lower_len = sched_due_key(lower, p, tp->low_ms, "");
+                size_t lower_len =
+                        sched_due_key(lower, p, tp->low_ms, 0, "");
                 upper[0] = (unsigned char)((uint32_t)(p + 1) >> 24);
                 upper[1] = (unsigned char)((uint32_t)(p + 1) >> 16);
                 upper[2] = (unsigned char)((uint32_t)(p + 1) >> 8);
@@ -193,8 +297,9 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                         const char *key = sched_iter_key(it, &klen);
                         int32_t kp;
                         int64_t due;
-                        char job_id[SCHED_ID_MAX];
-                        if (!sched_due_key_parse(key, klen, &kp, &due, job_id))
+                        char job_id[SCHED_ID_MAX], kind;
+                        if (!sched_due_key_parse(key, klen, &kp, &due, &kind,
+                                                 job_id))
                                 continue;
                         if (first) {
                                 /* Moving lower bound: what was deleted
@@ -218,10 +323,14 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                                                 job_id, &job))
                                 continue;
                         char exec_id[SCHED_EXEC_ID_MAX];
-                        sched_execution_id(exec_id, job_id, due, job.attempt);
-                        if (job.state != SCHED_TJ_SCHEDULED ||
-                            job.next_due_ms != due ||
-                            sched_strset_has(t->inflight, exec_id)) {
+                        char key_if[SCHED_EXEC_ID_MAX + 2];
+                        bool current =
+                                entry_current(&job, kind, due, exec_id);
+                        if (current)
+                                sched_timer_inflight_key(key_if, kind,
+                                                         exec_id);
+                        if (!current ||
+                            sched_strset_has(t->inflight, key_if)) {
                                 sched_timer_job_clear(&job);
                                 continue;
                         }
@@ -241,11 +350,18 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                                 }
                                 in_txn = true;
                         }
-                        int64_t fire_ms = sched_now_ms();
-                        rd_kafka_resp_err_t err =
-                                fire_one(t, &job, exec_id, fire_ms);
-                        sched_metric_observe(t->m.lateness,
-                                             (double)(fire_ms - due));
+                        int64_t now = sched_now_ms();
+                        rd_kafka_resp_err_t err;
+                        if (kind == SCHED_DUE_FIRE) {
+                                firings++;
+                                err = emit_fire(t, &job, exec_id, now);
+                                sched_metric_observe(t->m.lateness,
+                                                     (double)(now - due));
+                        } else if (kind == SCHED_DUE_VISIBILITY) {
+                                err = emit_timeout(t, &job, exec_id, now);
+                        } else {
+                                err = emit_decision(t, &job, exec_id, now);
+                        }
                         sched_timer_job_clear(&job);
                         if (err) {
                                 /* Half an occurrence may be in the
@@ -255,8 +371,8 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                                 failed = true;
                                 break;
                         }
-                        sched_strset_add(t->inflight, exec_id, p);
-                        memcpy(ids[fired++], exec_id, SCHED_EXEC_ID_MAX);
+                        sched_strset_add(t->inflight, key_if, p);
+                        memcpy(ids[fired++], key_if, sizeof(key_if));
                 }
                 sched_iter_destroy(it);
         }
@@ -274,7 +390,7 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                         if (r > 0)
                                 *next_due_ms = now_ms;
                 } else {
-                        sched_metric_add(t->m.fired, (uint64_t)fired);
+                        sched_metric_add(t->m.fired, (uint64_t)firings);
                 }
         }
         free(ids);

@@ -162,7 +162,7 @@ typedef struct applied_s {
         int32_t partition;
         bool due_added;
         int64_t due_ms;
-        char fired_exec_id[SCHED_EXEC_ID_MAX];
+        char settled[SCHED_EXEC_ID_MAX + 2]; /* in-flight key to forget */
 } applied_t;
 
 int tmr_intake(tmr_t *t, int timeout_ms) {
@@ -217,14 +217,9 @@ int tmr_intake(tmr_t *t, int timeout_ms) {
                 }
                 a->due_added = eff.due_added;
                 a->due_ms = eff.due_ms;
-                if (decoded) {
-                        if (ev.type == SCHED_EV_STATUS &&
-                            ev.u.status.status == SCHED_STATUS_FIRED)
-                                memcpy(a->fired_exec_id,
-                                       ev.u.status.execution_id,
-                                       sizeof(a->fired_exec_id));
+                memcpy(a->settled, eff.settled, sizeof(a->settled));
+                if (decoded)
                         sched_event_clear(&ev);
-                }
                 if (commands)
                         t->parts[p].next_cmd = rkm->offset + 1;
                 else
@@ -247,8 +242,8 @@ int tmr_intake(tmr_t *t, int timeout_ms) {
                 tmr_part_t *tp = &t->parts[a->partition];
                 if (a->due_added && a->due_ms < tp->low_ms)
                         tp->low_ms = a->due_ms;
-                if (a->fired_exec_id[0])
-                        sched_strset_del(t->inflight, a->fired_exec_id);
+                if (a->settled[0])
+                        sched_strset_del(t->inflight, a->settled);
                 part_check_restored(t, a->partition);
         }
         sched_metric_add(t->m.applied, (uint64_t)records);

@@ -1,19 +1,30 @@
 /*
  * timer_state.c — the timer service's appliers (see sched/timer_state.h).
  *
- * JOBS row layout, version 1 (all integers big-endian):
- *   u8 version | u8 state | i32 partition | i64 next_due_ms | i32 attempt |
- *   i32 runs | codec-encoded CreateJob (the definition)
+ * JOBS row layout, version 2 (integers big-endian):
+ *   u8 version | u8 state | i32 partition |
+ *   i64 fire_occ_ms | i32 fire_attempt | i64 next_due_ms |
+ *   i64 cur_occ_ms | i32 cur_attempt | i64 deadline_ms |
+ *   i64 decide_ms | u8 decide | i64 retry_at_ms | i32 runs |
+ *   u16 error length | error bytes | codec-encoded CreateJob
  * The definition is kept in its wire form so that the row is as
  * deterministic as the log it came from.
+ *
+ * Lifecycle of a one-shot job:
+ *   SCHEDULED -F-> FIRED -STARTED-> RUNNING -SUCCEEDED-> DONE
+ *   FAILED / TIMED_OUT -> DECIDING -D-> RETRY_SCHEDULED -> SCHEDULED (attempt+1)
+ *                                     -> DEAD_LETTERED -> DEAD
+ * A recurring job (interval) stays SCHEDULED: each FIRED schedules the next
+ * occurrence; its executions are not retried in this version.
  */
 #include "sched/timer_state.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define ROW_VERSION 1
-#define ROW_HDR 22
+#define ROW_VERSION 2
 
 static void be32_put(unsigned char *p, uint32_t v) {
         p[0] = (unsigned char)(v >> 24);
@@ -27,24 +38,32 @@ static uint32_t be32_get(const unsigned char *p) {
                (uint32_t)p[2] << 8 | p[3];
 }
 
+void sched_timer_inflight_key(char out[SCHED_EXEC_ID_MAX + 2], char kind,
+                              const char *exec_id) {
+        snprintf(out, SCHED_EXEC_ID_MAX + 2, "%c|%s", kind, exec_id);
+}
+
 size_t sched_due_key(unsigned char *buf, int32_t partition, int64_t due_ms,
-                     const char *job_id) {
+                     char kind, const char *job_id) {
         size_t idlen = strnlen(job_id, SCHED_ID_MAX - 1);
         be32_put(buf, (uint32_t)partition);
         sched_be64_put(buf + 4, sched_ms_key(due_ms));
-        memcpy(buf + 12, job_id, idlen);
-        return 12 + idlen;
+        buf[12] = (unsigned char)kind;
+        memcpy(buf + 13, job_id, idlen);
+        return 13 + idlen;
 }
 
 bool sched_due_key_parse(const void *key, size_t klen, int32_t *partitionp,
-                         int64_t *due_msp, char job_id[SCHED_ID_MAX]) {
+                         int64_t *due_msp, char *kindp,
+                         char job_id[SCHED_ID_MAX]) {
         const unsigned char *k = key;
-        if (klen <= 12 || klen - 12 >= SCHED_ID_MAX)
+        if (klen <= 13 || klen - 13 >= SCHED_ID_MAX)
                 return false;
         *partitionp = (int32_t)be32_get(k);
         *due_msp = (int64_t)(sched_be64_get(k + 4) ^ 0x8000000000000000ULL);
-        memcpy(job_id, k + 12, klen - 12);
-        job_id[klen - 12] = '\0';
+        *kindp = (char)k[12];
+        memcpy(job_id, k + 13, klen - 13);
+        job_id[klen - 13] = '\0';
         return true;
 }
 
@@ -62,8 +81,57 @@ const char *sched_timer_jstate2str(sched_timer_jstate_t st) {
                 return "DONE";
         case SCHED_TJ_REJECTED:
                 return "REJECTED";
+        case SCHED_TJ_RUNNING:
+                return "RUNNING";
+        case SCHED_TJ_DECIDING:
+                return "DECIDING";
+        case SCHED_TJ_DEAD:
+                return "DEAD_LETTERED";
         }
         return "UNKNOWN";
+}
+
+int64_t sched_retry_backoff_ms(const sched_retry_t *retry,
+                               int32_t next_attempt) {
+        double b = (double)(retry->initial_backoff_ms > 0
+                                    ? retry->initial_backoff_ms
+                                    : 0);
+        double mult = retry->multiplier >= 1.0 ? retry->multiplier : 1.0;
+        for (int32_t i = 2; i < next_attempt && b < 1e15; i++)
+                b *= mult;
+        if (retry->max_backoff_ms > 0 && b > (double)retry->max_backoff_ms)
+                b = (double)retry->max_backoff_ms;
+        return (int64_t)llround(b);
+}
+
+/* --- Row encoding ----------------------------------------------------------- */
+
+/* A cursor over a row buffer; `bad` is set on any overrun. */
+typedef struct rd_s {
+        const unsigned char *p, *end;
+        bool bad;
+} rd_t;
+
+static const unsigned char *take(rd_t *r, size_t n) {
+        if (r->bad || (size_t)(r->end - r->p) < n) {
+                r->bad = true;
+                return NULL;
+        }
+        const unsigned char *q = r->p;
+        r->p += n;
+        return q;
+}
+static uint8_t rd8(rd_t *r) {
+        const unsigned char *q = take(r, 1);
+        return q ? q[0] : 0;
+}
+static int32_t rd32(rd_t *r) {
+        const unsigned char *q = take(r, 4);
+        return q ? (int32_t)be32_get(q) : 0;
+}
+static int64_t rd64(rd_t *r) {
+        const unsigned char *q = take(r, 8);
+        return q ? (int64_t)sched_be64_get(q) : 0;
 }
 
 void sched_timer_job_clear(sched_timer_job_t *job) {
@@ -79,20 +147,56 @@ sched_err_t sched_timer_job_get(sched_store_t *store, sched_batch_t *batch,
                                           strlen(job_id), &val, &vlen);
         if (err)
                 return err;
-        const unsigned char *v = (const unsigned char *)val;
-        if (vlen < ROW_HDR || v[0] != ROW_VERSION) {
+        rd_t r = {(const unsigned char *)val,
+                  (const unsigned char *)val + vlen, false};
+        memset(job, 0, sizeof(*job));
+        if (rd8(&r) != ROW_VERSION) {
                 free(val);
                 return SCHED_ERR_STORE;
         }
-        job->state = (sched_timer_jstate_t)v[1];
-        job->partition = (int32_t)be32_get(v + 2);
-        job->next_due_ms = (int64_t)sched_be64_get(v + 6);
-        job->attempt = (int32_t)be32_get(v + 14);
-        job->runs = (int32_t)be32_get(v + 18);
-        err = sched_codec_decode(codec, v + ROW_HDR, vlen - ROW_HDR, &job->def,
+        job->state = (sched_timer_jstate_t)rd8(&r);
+        job->partition = rd32(&r);
+        job->fire_occ_ms = rd64(&r);
+        job->fire_attempt = rd32(&r);
+        job->next_due_ms = rd64(&r);
+        job->cur_occ_ms = rd64(&r);
+        job->cur_attempt = rd32(&r);
+        job->deadline_ms = rd64(&r);
+        job->decide_ms = rd64(&r);
+        job->decide = (char)rd8(&r);
+        job->retry_at_ms = rd64(&r);
+        job->runs = rd32(&r);
+        size_t elen = (size_t)(rd8(&r) << 8);
+        elen |= rd8(&r);
+        const unsigned char *e = take(&r, elen);
+        if (r.bad || elen >= sizeof(job->last_error)) {
+                free(val);
+                return SCHED_ERR_STORE;
+        }
+        memcpy(job->last_error, e, elen);
+        job->last_error[elen] = '\0';
+        err = sched_codec_decode(codec, r.p, (size_t)(r.end - r.p), &job->def,
                                  NULL, 0);
         free(val);
         return err ? SCHED_ERR_STORE : SCHED_ERR_OK;
+}
+
+/* A growing row buffer. */
+typedef struct wr_s {
+        unsigned char buf[128 + 256];
+        size_t len;
+} wr_t;
+
+static void wr8(wr_t *w, uint8_t v) {
+        w->buf[w->len++] = v;
+}
+static void wr32(wr_t *w, int32_t v) {
+        be32_put(w->buf + w->len, (uint32_t)v);
+        w->len += 4;
+}
+static void wr64(wr_t *w, int64_t v) {
+        sched_be64_put(w->buf + w->len, (uint64_t)v);
+        w->len += 8;
 }
 
 static sched_err_t job_put(sched_store_t *store, sched_batch_t *batch,
@@ -105,46 +209,127 @@ static sched_err_t job_put(sched_store_t *store, sched_batch_t *batch,
                                              errstr, errstr_size);
         if (err)
                 return err;
-        unsigned char *row = malloc(ROW_HDR + def_len);
+        wr_t w = {.len = 0};
+        wr8(&w, ROW_VERSION);
+        wr8(&w, (uint8_t)job->state);
+        wr32(&w, job->partition);
+        wr64(&w, job->fire_occ_ms);
+        wr32(&w, job->fire_attempt);
+        wr64(&w, job->next_due_ms);
+        wr64(&w, job->cur_occ_ms);
+        wr32(&w, job->cur_attempt);
+        wr64(&w, job->deadline_ms);
+        wr64(&w, job->decide_ms);
+        wr8(&w, (uint8_t)job->decide);
+        wr64(&w, job->retry_at_ms);
+        wr32(&w, job->runs);
+        size_t elen = strnlen(job->last_error, sizeof(job->last_error) - 1);
+        wr8(&w, (uint8_t)(elen >> 8));
+        wr8(&w, (uint8_t)elen);
+        memcpy(w.buf + w.len, job->last_error, elen);
+        w.len += elen;
+
+        unsigned char *row = malloc(w.len + def_len);
         if (!row) {
                 free(def);
                 return SCHED_ERR_NOMEM;
         }
-        row[0] = ROW_VERSION;
-        row[1] = (unsigned char)job->state;
-        be32_put(row + 2, (uint32_t)job->partition);
-        sched_be64_put(row + 6, (uint64_t)job->next_due_ms);
-        be32_put(row + 14, (uint32_t)job->attempt);
-        be32_put(row + 18, (uint32_t)job->runs);
-        memcpy(row + ROW_HDR, def, def_len);
+        memcpy(row, w.buf, w.len);
+        memcpy(row + w.len, def, def_len);
         sched_batch_put(store, batch, SCHED_CF_JOBS, job->def.job_id,
-                        strlen(job->def.job_id), row, ROW_HDR + def_len);
+                        strlen(job->def.job_id), row, w.len + def_len);
         free(row);
         free(def);
         return SCHED_ERR_OK;
 }
 
-static void due_put(sched_store_t *store, sched_batch_t *batch,
-                    const sched_timer_job_t *job) {
+/* --- Due entries ------------------------------------------------------------ */
+
+static void due_set(sched_store_t *store, sched_batch_t *batch,
+                    const sched_timer_job_t *job, char kind, int64_t due_ms) {
         unsigned char key[SCHED_DUE_KEY_MAX];
-        size_t klen = sched_due_key(key, job->partition, job->next_due_ms,
+        size_t klen = sched_due_key(key, job->partition, due_ms, kind,
                                     job->def.job_id);
         sched_batch_put(store, batch, SCHED_CF_DUE, key, klen, "", 0);
 }
 
 static void due_del(sched_store_t *store, sched_batch_t *batch,
-                    const sched_timer_job_t *job) {
+                    const sched_timer_job_t *job, char kind, int64_t due_ms) {
         unsigned char key[SCHED_DUE_KEY_MAX];
-        if (job->next_due_ms == SCHED_NONE)
+        if (due_ms == SCHED_NONE)
                 return;
-        size_t klen = sched_due_key(key, job->partition, job->next_due_ms,
+        size_t klen = sched_due_key(key, job->partition, due_ms, kind,
                                     job->def.job_id);
         sched_batch_del(store, batch, SCHED_CF_DUE, key, klen);
+}
+
+/* Schedule the next firing ('F'). */
+static void fire_at(sched_store_t *store, sched_batch_t *batch,
+                    sched_timer_job_t *job, int64_t occ_ms, int32_t attempt,
+                    int64_t due_ms, sched_timer_effect_t *eff) {
+        due_del(store, batch, job, SCHED_DUE_FIRE, job->next_due_ms);
+        job->fire_occ_ms = occ_ms;
+        job->fire_attempt = attempt;
+        job->next_due_ms = due_ms;
+        due_set(store, batch, job, SCHED_DUE_FIRE, due_ms);
+        eff->due_added = true;
+        eff->due_ms = due_ms;
+}
+
+static void fire_clear(sched_store_t *store, sched_batch_t *batch,
+                       sched_timer_job_t *job) {
+        due_del(store, batch, job, SCHED_DUE_FIRE, job->next_due_ms);
+        job->next_due_ms = SCHED_NONE;
+}
+
+static void deadline_set(sched_store_t *store, sched_batch_t *batch,
+                         sched_timer_job_t *job, int64_t deadline_ms,
+                         sched_timer_effect_t *eff) {
+        due_del(store, batch, job, SCHED_DUE_VISIBILITY, job->deadline_ms);
+        job->deadline_ms = deadline_ms;
+        if (deadline_ms == SCHED_NONE)
+                return;
+        due_set(store, batch, job, SCHED_DUE_VISIBILITY, deadline_ms);
+        eff->due_added = true;
+        eff->due_ms = deadline_ms;
+}
+
+static void decide_set(sched_store_t *store, sched_batch_t *batch,
+                       sched_timer_job_t *job, char decide, int64_t at_ms,
+                       sched_timer_effect_t *eff) {
+        due_del(store, batch, job, SCHED_DUE_DECIDE, job->decide_ms);
+        job->decide = decide;
+        job->decide_ms = at_ms;
+        if (at_ms == SCHED_NONE)
+                return;
+        due_set(store, batch, job, SCHED_DUE_DECIDE, at_ms);
+        eff->due_added = true;
+        eff->due_ms = at_ms;
+}
+
+static bool recurring(const sched_timer_job_t *job) {
+        sched_sched_kind_t k = job->def.u.def.schedule.kind;
+        return k == SCHED_KIND_INTERVAL || k == SCHED_KIND_CRON;
+}
+
+/* --- Schedules -------------------------------------------------------------- */
+
+/* Validate an interval schedule; NULL if fine, else the reason. */
+static const char *interval_invalid(const sched_schedule_t *s) {
+        if (s->interval_ms == SCHED_NONE || s->interval_ms < 1)
+                return "interval_ms must be at least 1";
+        if (s->start_ms != SCHED_NONE && s->end_ms != SCHED_NONE &&
+            s->end_ms < s->start_ms)
+                return "end is before start";
+        if (s->max_runs < 0)
+                return "max_runs must not be negative";
+        return NULL;
 }
 
 int64_t sched_timer_first_due(const sched_event_t *create, char *reason,
                               size_t reason_size) {
         const sched_schedule_t *s = &create->u.def.schedule;
+        const char *why;
         switch (s->kind) {
         case SCHED_KIND_IMMEDIATE:
                 return create->ts_ms;
@@ -156,8 +341,24 @@ int64_t sched_timer_first_due(const sched_event_t *create, char *reason,
                 if (s->delay_ms == SCHED_NONE || s->delay_ms < 0)
                         break;
                 return create->ts_ms + s->delay_ms;
+        case SCHED_KIND_INTERVAL: {
+                if ((why = interval_invalid(s))) {
+                        sched_seterr(reason, reason_size, SCHED_ERR_INVALID,
+                                     "interval schedule: %s", why);
+                        return SCHED_NONE;
+                }
+                /* First run at start, or one interval after creation. */
+                int64_t first = s->start_ms != SCHED_NONE
+                                        ? s->start_ms
+                                        : create->ts_ms + s->interval_ms;
+                if (s->end_ms != SCHED_NONE && first > s->end_ms) {
+                        sched_seterr(reason, reason_size, SCHED_ERR_INVALID,
+                                     "interval schedule: no run before end");
+                        return SCHED_NONE;
+                }
+                return first;
+        }
         case SCHED_KIND_CRON:
-        case SCHED_KIND_INTERVAL:
                 sched_seterr(reason, reason_size, SCHED_ERR_INVALID,
                              "schedule kind %s is not supported yet",
                              sched_kind2str(s->kind));
@@ -166,6 +367,26 @@ int64_t sched_timer_first_due(const sched_event_t *create, char *reason,
         sched_seterr(reason, reason_size, SCHED_ERR_INVALID,
                      "schedule %s lacks its time", sched_kind2str(s->kind));
         return SCHED_NONE;
+}
+
+/* The occurrence after `occ_ms` of a recurring job that fired at
+ * `fired_ms`, or SCHED_NONE when the schedule is over.  Misfire policy
+ * "fire once": occurrences missed while nothing ran are skipped, the
+ * late one fired once (the catch-up window and "fire all" come later). */
+static int64_t next_occurrence(const sched_timer_job_t *job, int64_t occ_ms,
+                               int64_t fired_ms) {
+        const sched_schedule_t *s = &job->def.u.def.schedule;
+        if (s->kind != SCHED_KIND_INTERVAL)
+                return SCHED_NONE;
+        if (s->max_runs > 0 && job->runs >= s->max_runs)
+                return SCHED_NONE;
+        int64_t next = occ_ms + s->interval_ms;
+        if (next <= fired_ms)
+                next += ((fired_ms - next) / s->interval_ms + 1) *
+                        s->interval_ms;
+        if (s->end_ms != SCHED_NONE && next > s->end_ms)
+                return SCHED_NONE;
+        return next;
 }
 
 /* --- Appliers, one per event ---------------------------------------------- */
@@ -188,113 +409,207 @@ static sched_err_t apply_create(sched_store_t *store, sched_batch_t *batch,
         if (err)
                 return err;
         job.partition = partition;
-        job.attempt = 1;
-        job.next_due_ms =
+        job.next_due_ms = job.cur_occ_ms = job.deadline_ms = job.decide_ms =
+                job.retry_at_ms = job.fire_occ_ms = SCHED_NONE;
+        int64_t first =
                 sched_timer_first_due(ev, eff->reason, sizeof(eff->reason));
-        if (job.next_due_ms == SCHED_NONE) {
+        if (first == SCHED_NONE) {
                 job.state = SCHED_TJ_REJECTED;
                 eff->rejected = true;
         } else {
                 job.state = SCHED_TJ_SCHEDULED;
-                due_put(store, batch, &job);
-                eff->due_added = true;
-                eff->due_ms = job.next_due_ms;
+                fire_at(store, batch, &job, first, 1, first, eff);
         }
         err = job_put(store, batch, codec, &job, errstr, errstr_size);
         sched_timer_job_clear(&job);
         return err;
 }
 
-/* Cancel, pause, resume: job-level commands. */
-static sched_err_t apply_control(sched_store_t *store, sched_batch_t *batch,
-                                 const sched_codec_t *codec,
-                                 const sched_event_t *ev,
-                                 sched_timer_effect_t *eff, char *errstr,
-                                 size_t errstr_size) {
-        sched_timer_job_t job;
-        if (sched_timer_job_get(store, batch, codec, ev->job_id, &job))
-                return SCHED_ERR_OK; /* unknown job: nothing to change */
-        if (strcmp(job.def.tenant, ev->tenant)) {
-                sched_timer_job_clear(&job); /* not this tenant's job */
-                return SCHED_ERR_OK;
-        }
-        bool changed = false;
-        switch (ev->type) {
-        case SCHED_EV_CANCEL_JOB:
-                if (job.state == SCHED_TJ_SCHEDULED ||
-                    job.state == SCHED_TJ_PAUSED) {
-                        due_del(store, batch, &job);
-                        job.state = SCHED_TJ_CANCELLED;
-                        job.next_due_ms = SCHED_NONE;
-                        changed = true;
-                }
-                break;
-        case SCHED_EV_PAUSE_JOB:
-                if (job.state == SCHED_TJ_SCHEDULED) {
-                        /* next_due_ms is kept: resume puts it back. */
-                        due_del(store, batch, &job);
-                        job.state = SCHED_TJ_PAUSED;
-                        changed = true;
-                }
-                break;
-        case SCHED_EV_RESUME_JOB:
-                if (job.state == SCHED_TJ_PAUSED) {
-                        job.state = SCHED_TJ_SCHEDULED;
-                        due_put(store, batch, &job);
-                        eff->due_added = true;
-                        eff->due_ms = job.next_due_ms;
-                        changed = true;
-                }
-                break;
-        default:
-                break;
-        }
-        sched_err_t err = changed ? job_put(store, batch, codec, &job, errstr,
-                                            errstr_size)
-                                  : SCHED_ERR_OK;
-        sched_timer_job_clear(&job);
-        return err;
+static bool final_state(sched_timer_jstate_t st) {
+        return st == SCHED_TJ_CANCELLED || st == SCHED_TJ_DONE ||
+               st == SCHED_TJ_REJECTED || st == SCHED_TJ_DEAD;
 }
 
-static sched_err_t apply_status(sched_store_t *store, sched_batch_t *batch,
-                                const sched_codec_t *codec,
-                                const sched_event_t *ev, char *errstr,
-                                size_t errstr_size) {
-        const sched_status_ev_t *st = &ev->u.status;
-        sched_timer_job_t job;
-        if (sched_timer_job_get(store, batch, codec, ev->job_id, &job))
-                return SCHED_ERR_OK;
-        bool changed = false;
-        switch (st->status) {
-        case SCHED_STATUS_FIRED:
-                /* The occurrence the index holds has fired: it leaves the
-                 * index.  A FIRED for another occurrence changes nothing. */
-                if (job.state == SCHED_TJ_SCHEDULED &&
-                    job.next_due_ms == st->scheduled_ms &&
-                    job.attempt == st->attempt) {
-                        due_del(store, batch, &job);
-                        job.state = SCHED_TJ_FIRED;
-                        job.next_due_ms = SCHED_NONE;
-                        job.runs++;
-                        changed = true;
-                }
-                break;
-        case SCHED_STATUS_SUCCEEDED:
-        case SCHED_STATUS_FAILED:
-        case SCHED_STATUS_DEAD_LETTERED:
-                if (job.state == SCHED_TJ_FIRED) {
-                        job.state = SCHED_TJ_DONE;
-                        changed = true;
-                }
-                break;
+/* Cancel, pause, resume: job-level commands.  Returns whether the job
+ * changed. */
+static bool apply_control(sched_store_t *store, sched_batch_t *batch,
+                          sched_timer_job_t *job, const sched_event_t *ev,
+                          sched_timer_effect_t *eff) {
+        switch (ev->type) {
+        case SCHED_EV_CANCEL_JOB:
+                /* Whatever runs now may finish; nothing fires, retries or
+                 * times out after a cancel. */
+                if (final_state(job->state))
+                        return false;
+                fire_clear(store, batch, job);
+                deadline_set(store, batch, job, SCHED_NONE, eff);
+                decide_set(store, batch, job, 0, SCHED_NONE, eff);
+                job->state = SCHED_TJ_CANCELLED;
+                return true;
+        case SCHED_EV_PAUSE_JOB:
+                if (job->state != SCHED_TJ_SCHEDULED)
+                        return false;
+                /* next_due_ms is kept (without its entry): resume puts it
+                 * back. */
+                due_del(store, batch, job, SCHED_DUE_FIRE, job->next_due_ms);
+                job->state = SCHED_TJ_PAUSED;
+                return true;
+        case SCHED_EV_RESUME_JOB:
+                if (job->state != SCHED_TJ_PAUSED)
+                        return false;
+                job->state = SCHED_TJ_SCHEDULED;
+                due_set(store, batch, job, SCHED_DUE_FIRE, job->next_due_ms);
+                eff->due_added = true;
+                eff->due_ms = job->next_due_ms;
+                return true;
         default:
-                break;
+                return false;
         }
-        sched_err_t err = changed ? job_put(store, batch, codec, &job, errstr,
-                                            errstr_size)
-                                  : SCHED_ERR_OK;
-        sched_timer_job_clear(&job);
-        return err;
+}
+
+/* Does the status event concern the execution the job tracks? */
+static bool is_current(const sched_timer_job_t *job,
+                       const sched_status_ev_t *st) {
+        return job->cur_occ_ms != SCHED_NONE &&
+               st->scheduled_ms == job->cur_occ_ms &&
+               st->attempt == job->cur_attempt;
+}
+
+static int64_t deadline_of(const sched_timer_job_t *job,
+                           const sched_event_t *ev) {
+        if (ev->u.status.deadline_ms != SCHED_NONE)
+                return ev->u.status.deadline_ms;
+        return ev->ts_ms + job->def.u.def.timeout_ms +
+               SCHED_VISIBILITY_GRACE_MS;
+}
+
+/* The current execution failed (FAILED or TIMED_OUT): a one-shot decides
+ * between a retry and the dead-letter queue; a failure that must not be
+ * retried, or of a job without a retry policy, is final. */
+static void fail_current(sched_store_t *store, sched_batch_t *batch,
+                         sched_timer_job_t *job, const sched_event_t *ev,
+                         bool retryable, sched_timer_effect_t *eff) {
+        const sched_retry_t *retry = &job->def.u.def.retry;
+        const char *msg = ev->u.status.message;
+        snprintf(job->last_error, sizeof(job->last_error), "%s",
+                 msg ? msg
+                     : ev->u.status.status == SCHED_STATUS_TIMED_OUT
+                               ? "visibility timeout passed"
+                               : "failed");
+        deadline_set(store, batch, job, SCHED_NONE, eff);
+        if (recurring(job))
+                return; /* the next occurrence is already scheduled */
+        if (!retryable || retry->max_attempts <= 1) {
+                job->state = SCHED_TJ_DONE;
+                return;
+        }
+        job->state = SCHED_TJ_DECIDING;
+        if (job->cur_attempt < retry->max_attempts) {
+                job->retry_at_ms =
+                        ev->ts_ms + sched_retry_backoff_ms(
+                                            retry, job->cur_attempt + 1);
+                decide_set(store, batch, job, SCHED_DECIDE_RETRY, ev->ts_ms,
+                           eff);
+        } else {
+                job->retry_at_ms = SCHED_NONE;
+                decide_set(store, batch, job, SCHED_DECIDE_DEAD, ev->ts_ms,
+                           eff);
+        }
+}
+
+/* Returns whether the job changed. */
+static bool apply_status(sched_store_t *store, sched_batch_t *batch,
+                         sched_timer_job_t *job, const sched_event_t *ev,
+                         sched_timer_effect_t *eff) {
+        const sched_status_ev_t *st = &ev->u.status;
+        switch (st->status) {
+        case SCHED_STATUS_FIRED: {
+                sched_timer_inflight_key(eff->settled, SCHED_DUE_FIRE,
+                                         st->execution_id);
+                /* Only the firing the index holds; a FIRED for another
+                 * occurrence or attempt changes nothing. */
+                if (job->state != SCHED_TJ_SCHEDULED ||
+                    job->next_due_ms == SCHED_NONE ||
+                    st->scheduled_ms != job->fire_occ_ms ||
+                    st->attempt != job->fire_attempt)
+                        return false;
+                fire_clear(store, batch, job);
+                job->cur_occ_ms = st->scheduled_ms;
+                job->cur_attempt = st->attempt;
+                deadline_set(store, batch, job, SCHED_NONE, eff);
+                if (st->attempt == 1)
+                        job->runs++;
+                if (!recurring(job)) {
+                        job->state = SCHED_TJ_FIRED;
+                        return true;
+                }
+                int64_t next = next_occurrence(job, st->scheduled_ms,
+                                               ev->ts_ms);
+                if (next == SCHED_NONE)
+                        job->state = SCHED_TJ_DONE;
+                else
+                        fire_at(store, batch, job, next, 1, next, eff);
+                return true;
+        }
+        case SCHED_STATUS_STARTED:
+        case SCHED_STATUS_HEARTBEAT:
+        case SCHED_STATUS_PROGRESS:
+                /* Visibility: the deadline moves with each sign of life
+                 * (one-shots; recurring executions are not tracked). */
+                if (recurring(job) || !is_current(job, st) ||
+                    (job->state != SCHED_TJ_FIRED &&
+                     job->state != SCHED_TJ_RUNNING))
+                        return false;
+                job->state = SCHED_TJ_RUNNING;
+                deadline_set(store, batch, job, deadline_of(job, ev), eff);
+                return true;
+        case SCHED_STATUS_SUCCEEDED:
+                /* Also after a timeout was declared: the work is done, so
+                 * the pending retry decision is dropped. */
+                if (!is_current(job, st) || final_state(job->state))
+                        return false;
+                deadline_set(store, batch, job, SCHED_NONE, eff);
+                decide_set(store, batch, job, 0, SCHED_NONE, eff);
+                if (!recurring(job))
+                        job->state = SCHED_TJ_DONE;
+                return true;
+        case SCHED_STATUS_FAILED:
+        case SCHED_STATUS_TIMED_OUT:
+                if (st->status == SCHED_STATUS_TIMED_OUT)
+                        sched_timer_inflight_key(eff->settled,
+                                                 SCHED_DUE_VISIBILITY,
+                                                 st->execution_id);
+                if (!is_current(job, st) ||
+                    (job->state != SCHED_TJ_FIRED &&
+                     job->state != SCHED_TJ_RUNNING &&
+                     !(recurring(job) && job->state == SCHED_TJ_SCHEDULED)))
+                        return false;
+                fail_current(store, batch, job, ev,
+                             st->status == SCHED_STATUS_TIMED_OUT ||
+                                     st->retryable,
+                             eff);
+                return true;
+        case SCHED_STATUS_RETRY_SCHEDULED:
+        case SCHED_STATUS_DEAD_LETTERED:
+                sched_timer_inflight_key(eff->settled, SCHED_DUE_DECIDE,
+                                         st->execution_id);
+                if (!is_current(job, st) || job->state != SCHED_TJ_DECIDING)
+                        return false;
+                decide_set(store, batch, job, 0, SCHED_NONE, eff);
+                if (st->status == SCHED_STATUS_DEAD_LETTERED) {
+                        job->state = SCHED_TJ_DEAD;
+                        return true;
+                }
+                job->state = SCHED_TJ_SCHEDULED;
+                fire_at(store, batch, job, job->cur_occ_ms,
+                        job->cur_attempt + 1,
+                        st->next_ms != SCHED_NONE ? st->next_ms
+                                                  : job->retry_at_ms,
+                        eff);
+                return true;
+        default:
+                return false;
+        }
 }
 
 sched_err_t sched_timer_apply(sched_store_t *store, sched_batch_t *batch,
@@ -303,21 +618,36 @@ sched_err_t sched_timer_apply(sched_store_t *store, sched_batch_t *batch,
                               sched_timer_effect_t *effect, char *errstr,
                               size_t errstr_size) {
         memset(effect, 0, sizeof(*effect));
-        switch (ev->type) {
-        case SCHED_EV_CREATE_JOB:
+        if (ev->type == SCHED_EV_CREATE_JOB)
                 return apply_create(store, batch, codec, ev, partition, effect,
                                     errstr, errstr_size);
-        case SCHED_EV_CANCEL_JOB:
-        case SCHED_EV_PAUSE_JOB:
-        case SCHED_EV_RESUME_JOB:
-                return apply_control(store, batch, codec, ev, effect, errstr,
-                                     errstr_size);
-        case SCHED_EV_STATUS:
-                return apply_status(store, batch, codec, ev, errstr,
-                                    errstr_size);
-        case SCHED_EV_UPDATE_JOB:     /* schedule updates: timer issue */
-        case SCHED_EV_EXECUTION_DUE: /* not on the timer's input topics */
+        if (ev->type == SCHED_EV_UPDATE_JOB ||    /* the timer issue */
+            ev->type == SCHED_EV_EXECUTION_DUE) /* not a timer input */
+                return SCHED_ERR_OK;
+
+        sched_timer_job_t job;
+        if (sched_timer_job_get(store, batch, codec, ev->job_id, &job)) {
+                /* Unknown job: nothing to change, but a timer-written
+                 * event still settles its in-flight key. */
+                if (ev->type == SCHED_EV_STATUS) {
+                        sched_timer_job_t none;
+                        memset(&none, 0, sizeof(none));
+                        none.cur_occ_ms = none.next_due_ms = SCHED_NONE;
+                        none.state = SCHED_TJ_DONE;
+                        apply_status(store, batch, &none, ev, effect);
+                }
                 return SCHED_ERR_OK;
         }
-        return SCHED_ERR_OK;
+        bool changed;
+        if (ev->type == SCHED_EV_STATUS)
+                changed = apply_status(store, batch, &job, ev, effect);
+        else if (strcmp(job.def.tenant, ev->tenant))
+                changed = false; /* another tenant's command: ignored */
+        else
+                changed = apply_control(store, batch, &job, ev, effect);
+        sched_err_t err = changed ? job_put(store, batch, codec, &job, errstr,
+                                            errstr_size)
+                                  : SCHED_ERR_OK;
+        sched_timer_job_clear(&job);
+        return err;
 }

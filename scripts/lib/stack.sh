@@ -110,6 +110,9 @@ task.cat-params.kind = exec
 task.cat-params.argv = ["/bin/cat"]
 task.fail.kind = exec
 task.fail.argv = ["/bin/false"]
+# Fails its first attempt, succeeds from the second (retry demonstration).
+task.flaky.kind = exec
+task.flaky.argv = ["/bin/sh", "-c", "test \"\$KLOK_ATTEMPT\" -ge 2"]
 task.sleep.kind = exec
 task.sleep.argv = ["/bin/sleep", "30"]
 task.sleep.timeout_ms = 1000

@@ -68,6 +68,13 @@ def wait_until(what, deadline_s, fn, interval=0.2):
         time.sleep(interval)
 
 
+def iso_ms(s):
+    """RFC 3339 'YYYY-MM-DDTHH:MM:SS.mmmZ' to epoch ms."""
+    import calendar
+    base, frac = s.rstrip("Z").split(".")
+    return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) * 1000 + int(frac[:3])
+
+
 def job_state(job_id):
     status, body = http("GET", "/v1/jobs/" + job_id)
     return body.get("state") if status == 200 and isinstance(body, dict) else None
@@ -194,6 +201,42 @@ def test_failing_and_unknown_tasks_end_failed_with_a_reason():
                    lambda j=job: job_state(j["job_id"]) == "FAILED")
         e = executions(job["job_id"])[-1]
         check(needle in (e.get("error") or ""), "error of %s lacks %r: %s" % (job, needle, e))
+
+
+def test_failed_attempt_is_retried_after_its_backoff():
+    job = submit({"name": "flaky", "task": "flaky", "schedule": {"type": "immediate"},
+                  "retry": {"max_attempts": 3, "initial_backoff_ms": 300, "multiplier": 2.0,
+                            "max_backoff_ms": 1000}})
+    wait_until("flaky job to succeed on its second attempt", 60,
+               lambda: job_state(job["job_id"]) == "SUCCEEDED")
+    ex = sorted(executions(job["job_id"]), key=lambda e: e["attempt"])
+    check([e["attempt"] for e in ex] == [1, 2], "attempts: %s" % ex)
+    check(ex[0]["status"] in ("FAILED", "RETRY_SCHEDULED"), "first attempt: %s" % ex[0])
+    check(ex[1]["status"] == "SUCCEEDED", "second attempt: %s" % ex[1])
+    # The second attempt fired no earlier than the backoff after the first failed.
+    gap = iso_ms(ex[1]["fired_at"]) - iso_ms(ex[0]["finished_at"])
+    check(gap >= 300, "retry fired %d ms after the failure, backoff is 300" % gap)
+
+
+def test_exhausted_retries_end_dead_lettered_with_a_dlq_record():
+    start = int(time.time() * 1000) - 1000
+    job = submit({"name": "doomed", "task": "fail", "schedule": {"type": "immediate"},
+                  "retry": {"max_attempts": 2, "initial_backoff_ms": 100}})
+    wait_until("job to be dead-lettered", 60,
+               lambda: job_state(job["job_id"]) == "DEAD_LETTERED")
+    ex = executions(job["job_id"])
+    check(sorted(e["attempt"] for e in ex) == [1, 2], "attempts: %s" % ex)
+
+    def dlq_record():
+        recs = [m for m in read_topic([PREFIX + ".dlq"], start)
+                if m.key() == job["job_id"].encode()]
+        return recs or None
+    recs = wait_until("the dead-letter record", 30, dlq_record, 0.5)
+    check(len(recs) == 1, "%d dead-letter records for one job" % len(recs))
+    headers = dict(recs[0].headers() or [])
+    check(b"attempt 2 of 2" in headers.get("klok.reason", b""), "reason: %s" % headers)
+    name, rec = WIRE.decode(recs[0].value())
+    check(name == "StatusEvent" and rec["status"] == "DEAD_LETTERED", "dlq value: %s" % rec)
 
 
 def test_timeout_kills_the_task():

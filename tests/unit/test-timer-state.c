@@ -218,6 +218,199 @@ static void test_unsupported_schedule_is_rejected(void **state) {
         fx_destroy(fx);
 }
 
+static sched_timer_job_t get_job(fx_t *fx, const char *job_id) {
+        sched_timer_job_t job;
+        assert_int_equal(sched_timer_job_get(fx->store, NULL, codec, job_id,
+                                             &job),
+                         SCHED_ERR_OK);
+        sched_timer_job_clear(&job); /* the tests read the scalar fields */
+        return job;
+}
+
+/* Is there a due entry of this kind at this time for the job? */
+static bool has_due(fx_t *fx, const char *job_id, char kind, int64_t due) {
+        unsigned char key[SCHED_DUE_KEY_MAX];
+        size_t klen = sched_due_key(key, 2, due, kind, job_id);
+        char *val;
+        size_t vlen;
+        if (sched_store_get(fx->store, NULL, SCHED_CF_DUE, key, klen, &val,
+                            &vlen))
+                return false;
+        free(val);
+        return true;
+}
+
+static void outcome(fx_t *fx, const char *job_id, sched_status_t st,
+                    int64_t occ, int32_t attempt, int64_t ts, bool retryable,
+                    int64_t next_ms) {
+        sched_event_t ev;
+        status_ev(&ev, job_id, st, occ, attempt);
+        ev.ts_ms = ts;
+        ev.u.status.retryable = retryable;
+        ev.u.status.next_ms = next_ms;
+        apply(fx, &ev, NULL);
+        commit(fx);
+}
+
+/* FAILED -> decide -> RETRY_SCHEDULED -> attempt 2 ... -> DEAD_LETTERED,
+ * with the backoff of the policy. */
+static void test_retries_then_dead_letter(void **state) {
+        (void)state;
+        fx_t *fx = fx_new();
+        sched_event_t ev;
+        create_ev(&ev, "job-r", SCHED_KIND_AT, 1, 1000);
+        ev.u.def.retry.max_attempts = 3;
+        ev.u.def.retry.initial_backoff_ms = 100;
+        ev.u.def.retry.multiplier = 3.0;
+        ev.u.def.retry.max_backoff_ms = 250;
+        apply(fx, &ev, NULL);
+        commit(fx);
+        assert_true(has_due(fx, "job-r", SCHED_DUE_FIRE, 1000));
+
+        outcome(fx, "job-r", SCHED_STATUS_FIRED, 1000, 1, 1001, false, 0);
+        assert_false(has_due(fx, "job-r", SCHED_DUE_FIRE, 1000));
+        outcome(fx, "job-r", SCHED_STATUS_FAILED, 1000, 1, 2000, true, 0);
+        sched_timer_job_t job = get_job(fx, "job-r");
+        assert_int_equal(job.state, SCHED_TJ_DECIDING);
+        assert_int_equal(job.decide, SCHED_DECIDE_RETRY);
+        assert_int_equal(job.retry_at_ms, 2100); /* initial backoff */
+        assert_true(has_due(fx, "job-r", SCHED_DUE_DECIDE, 2000));
+        /* A stale outcome of another attempt changes nothing. */
+        outcome(fx, "job-r", SCHED_STATUS_SUCCEEDED, 1000, 2, 2001, false, 0);
+        assert_int_equal(get_job(fx, "job-r").state, SCHED_TJ_DECIDING);
+
+        outcome(fx, "job-r", SCHED_STATUS_RETRY_SCHEDULED, 1000, 1, 2002,
+                false, 2100);
+        job = get_job(fx, "job-r");
+        assert_int_equal(job.state, SCHED_TJ_SCHEDULED);
+        assert_int_equal(job.fire_attempt, 2);
+        assert_int_equal(job.fire_occ_ms, 1000); /* same occurrence */
+        assert_false(has_due(fx, "job-r", SCHED_DUE_DECIDE, 2000));
+        assert_true(has_due(fx, "job-r", SCHED_DUE_FIRE, 2100));
+
+        outcome(fx, "job-r", SCHED_STATUS_FIRED, 1000, 2, 2100, false, 0);
+        outcome(fx, "job-r", SCHED_STATUS_FAILED, 1000, 2, 3000, true, 0);
+        job = get_job(fx, "job-r");
+        assert_int_equal(job.retry_at_ms, 3250); /* 300, capped at 250 */
+        outcome(fx, "job-r", SCHED_STATUS_RETRY_SCHEDULED, 1000, 2, 3001,
+                false, 3250);
+        outcome(fx, "job-r", SCHED_STATUS_FIRED, 1000, 3, 3250, false, 0);
+        outcome(fx, "job-r", SCHED_STATUS_FAILED, 1000, 3, 4000, true, 0);
+        job = get_job(fx, "job-r");
+        assert_int_equal(job.state, SCHED_TJ_DECIDING);
+        assert_int_equal(job.decide, SCHED_DECIDE_DEAD);
+        outcome(fx, "job-r", SCHED_STATUS_DEAD_LETTERED, 1000, 3, 4001, false,
+                0);
+        assert_int_equal(get_job(fx, "job-r").state, SCHED_TJ_DEAD);
+        assert_int_equal(due_count(fx), 0);
+        fx_destroy(fx);
+}
+
+/* A failure that must not be retried, or of a job without a retry
+ * policy, is final. */
+static void test_non_retryable_failure_is_final(void **state) {
+        (void)state;
+        fx_t *fx = fx_new();
+        sched_event_t ev;
+        create_ev(&ev, "job-n", SCHED_KIND_AT, 1, 1000);
+        ev.u.def.retry.max_attempts = 5;
+        apply(fx, &ev, NULL);
+        create_ev(&ev, "job-1", SCHED_KIND_AT, 1, 1000); /* 1 attempt */
+        apply(fx, &ev, NULL);
+        commit(fx);
+        outcome(fx, "job-n", SCHED_STATUS_FIRED, 1000, 1, 1000, false, 0);
+        outcome(fx, "job-n", SCHED_STATUS_FAILED, 1000, 1, 1100, false, 0);
+        assert_int_equal(get_job(fx, "job-n").state, SCHED_TJ_DONE);
+        outcome(fx, "job-1", SCHED_STATUS_FIRED, 1000, 1, 1000, false, 0);
+        outcome(fx, "job-1", SCHED_STATUS_FAILED, 1000, 1, 1100, true, 0);
+        assert_int_equal(get_job(fx, "job-1").state, SCHED_TJ_DONE);
+        assert_int_equal(due_count(fx), 0);
+        fx_destroy(fx);
+}
+
+/* STARTED sets a visibility deadline, a heartbeat moves it, TIMED_OUT
+ * counts as a retryable failure. */
+static void test_visibility_deadline(void **state) {
+        (void)state;
+        fx_t *fx = fx_new();
+        sched_event_t ev;
+        create_ev(&ev, "job-v", SCHED_KIND_AT, 1, 1000);
+        ev.u.def.retry.max_attempts = 2;
+        ev.u.def.timeout_ms = 500;
+        apply(fx, &ev, NULL);
+        commit(fx);
+        outcome(fx, "job-v", SCHED_STATUS_FIRED, 1000, 1, 1000, false, 0);
+        assert_int_equal(get_job(fx, "job-v").state, SCHED_TJ_FIRED);
+        outcome(fx, "job-v", SCHED_STATUS_STARTED, 1000, 1, 1200, false, 0);
+        int64_t d1 = 1200 + 500 + SCHED_VISIBILITY_GRACE_MS;
+        assert_int_equal(get_job(fx, "job-v").state, SCHED_TJ_RUNNING);
+        assert_true(has_due(fx, "job-v", SCHED_DUE_VISIBILITY, d1));
+        /* A heartbeat with an explicit deadline moves the entry. */
+        status_ev(&ev, "job-v", SCHED_STATUS_HEARTBEAT, 1000, 1);
+        ev.ts_ms = 1300;
+        ev.u.status.deadline_ms = 90000;
+        apply(fx, &ev, NULL);
+        commit(fx);
+        assert_false(has_due(fx, "job-v", SCHED_DUE_VISIBILITY, d1));
+        assert_true(has_due(fx, "job-v", SCHED_DUE_VISIBILITY, 90000));
+        outcome(fx, "job-v", SCHED_STATUS_TIMED_OUT, 1000, 1, 90001, true, 0);
+        sched_timer_job_t job = get_job(fx, "job-v");
+        assert_int_equal(job.state, SCHED_TJ_DECIDING);
+        assert_int_equal(job.decide, SCHED_DECIDE_RETRY);
+        assert_false(has_due(fx, "job-v", SCHED_DUE_VISIBILITY, 90000));
+        /* A late SUCCEEDED of the timed-out attempt wins: no retry. */
+        outcome(fx, "job-v", SCHED_STATUS_SUCCEEDED, 1000, 1, 90002, false, 0);
+        assert_int_equal(get_job(fx, "job-v").state, SCHED_TJ_DONE);
+        assert_int_equal(due_count(fx), 0);
+        /* ...and the retry decision, if already emitted, is ignored. */
+        outcome(fx, "job-v", SCHED_STATUS_RETRY_SCHEDULED, 1000, 1, 90003,
+                false, 91000);
+        assert_int_equal(get_job(fx, "job-v").state, SCHED_TJ_DONE);
+        assert_int_equal(due_count(fx), 0);
+        fx_destroy(fx);
+}
+
+/* Interval: start, max runs, and "fire once" after a missed stretch. */
+static void test_interval_schedule(void **state) {
+        (void)state;
+        fx_t *fx = fx_new();
+        sched_event_t ev;
+        create_ev(&ev, "job-i", SCHED_KIND_INTERVAL, 1, 0);
+        ev.u.def.schedule.interval_ms = 1000;
+        ev.u.def.schedule.start_ms = 5000;
+        ev.u.def.schedule.max_runs = 3;
+        apply(fx, &ev, NULL);
+        commit(fx);
+        assert_true(has_due(fx, "job-i", SCHED_DUE_FIRE, 5000));
+        outcome(fx, "job-i", SCHED_STATUS_FIRED, 5000, 1, 5001, false, 0);
+        assert_true(has_due(fx, "job-i", SCHED_DUE_FIRE, 6000));
+        /* Fired late (nothing ran for a while): the missed occurrences are
+         * skipped, the next is the first after the firing. */
+        outcome(fx, "job-i", SCHED_STATUS_FIRED, 6000, 1, 9500, false, 0);
+        assert_false(has_due(fx, "job-i", SCHED_DUE_FIRE, 7000));
+        assert_true(has_due(fx, "job-i", SCHED_DUE_FIRE, 10000));
+        outcome(fx, "job-i", SCHED_STATUS_FIRED, 10000, 1, 10000, false, 0);
+        sched_timer_job_t job = get_job(fx, "job-i");
+        assert_int_equal(job.runs, 3);
+        assert_int_equal(job.state, SCHED_TJ_DONE);
+        assert_int_equal(due_count(fx), 0);
+        /* Invalid intervals are rejected with a reason. */
+        sched_timer_effect_t eff;
+        create_ev(&ev, "job-bad", SCHED_KIND_INTERVAL, 1, 0);
+        ev.u.def.schedule.interval_ms = 0;
+        apply(fx, &ev, &eff);
+        assert_true(eff.rejected);
+        assert_non_null(strstr(eff.reason, "interval_ms"));
+        create_ev(&ev, "job-bad2", SCHED_KIND_INTERVAL, 1, 0);
+        ev.u.def.schedule.interval_ms = 10;
+        ev.u.def.schedule.start_ms = 500;
+        ev.u.def.schedule.end_ms = 100;
+        apply(fx, &ev, &eff);
+        assert_true(eff.rejected);
+        assert_non_null(strstr(eff.reason, "end"));
+        fx_destroy(fx);
+}
+
 /* Dump every family of a store into one buffer, for byte comparison. */
 static char *dump(fx_t *fx, size_t *lenp) {
         size_t cap = 1 << 20, len = 0;
@@ -315,6 +508,10 @@ int main(void) {
                 cmocka_unit_test(test_cancel_pause_resume),
                 cmocka_unit_test(test_unsupported_schedule_is_rejected),
                 cmocka_unit_test(test_replay_is_deterministic),
+                cmocka_unit_test(test_retries_then_dead_letter),
+                cmocka_unit_test(test_non_retryable_failure_is_final),
+                cmocka_unit_test(test_visibility_deadline),
+                cmocka_unit_test(test_interval_schedule),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

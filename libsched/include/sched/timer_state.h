@@ -2,8 +2,12 @@
  * sched/timer_state.h — the timer service's state and its appliers.
  *
  * State lives in the store (sched/store.h):
- *   JOBS  job_id                          -> sched_timer_job_t record
- *   DUE   be32(partition) be64(due) job_id -> ""   (byte order = time order)
+ *   JOBS  job_id                                 -> sched_timer_job_t record
+ *   DUE   be32(partition) be64(due) kind job_id  -> ""  (byte order = time)
+ * A job has at most one due entry of each kind:
+ *   'F' fire its next execution (ExecutionDue + FIRED),
+ *   'V' the visibility deadline of its running execution (TIMED_OUT),
+ *   'D' decide after a failure (RETRY_SCHEDULED or DEAD_LETTERED).
  *
  * State changes only here, in sched_timer_apply(): the live service and any
  * replay (klokctl rebuild) call the same function with the same events and
@@ -24,22 +28,48 @@
 
 /** Job lifecycle as the timer sees it.  Values are stored: append only. */
 typedef enum sched_timer_jstate_e {
-        SCHED_TJ_SCHEDULED = 1, /* waiting in the due index */
+        SCHED_TJ_SCHEDULED = 1, /* an 'F' entry waits for the next firing */
         SCHED_TJ_PAUSED = 2,
-        SCHED_TJ_CANCELLED = 3,
-        SCHED_TJ_FIRED = 4,     /* one-shot fired; outcome pending */
-        SCHED_TJ_DONE = 5,      /* final outcome seen */
-        SCHED_TJ_REJECTED = 6,  /* definition the timer cannot run */
+        SCHED_TJ_CANCELLED = 3, /* final */
+        SCHED_TJ_FIRED = 4,     /* one-shot fired; not started yet */
+        SCHED_TJ_DONE = 5,      /* final: succeeded, or failed for good */
+        SCHED_TJ_REJECTED = 6,  /* final: definition the timer cannot run */
+        SCHED_TJ_RUNNING = 7,   /* one-shot started; 'V' entry */
+        SCHED_TJ_DECIDING = 8,  /* one-shot failed; 'D' entry */
+        SCHED_TJ_DEAD = 9,      /* final: dead-lettered */
 } sched_timer_jstate_t;
+
+/** Due entry kinds (stored in keys: append only). */
+#define SCHED_DUE_FIRE 'F'
+#define SCHED_DUE_VISIBILITY 'V'
+#define SCHED_DUE_DECIDE 'D'
+
+/** What the 'D' entry will decide. */
+#define SCHED_DECIDE_RETRY 'R'
+#define SCHED_DECIDE_DEAD 'X'
+
+/** Visibility deadline when a STARTED or HEARTBEAT event carries none:
+ *  the event time + the job's timeout + this grace. */
+#define SCHED_VISIBILITY_GRACE_MS 10000
 
 /** Decoded JOBS row. */
 typedef struct sched_timer_job_s {
         sched_timer_jstate_t state;
-        int32_t partition;   /* commands/status partition of the job */
-        int64_t next_due_ms; /* SCHED_NONE when not in the due index */
-        int32_t attempt;     /* attempt of the next firing (1-based) */
-        int32_t runs;        /* occurrences fired so far */
-        sched_event_t def;   /* the CreateJob (with updates applied) */
+        int32_t partition;    /* commands/status partition of the job */
+        /* The next firing: occurrence, attempt, and when ('F' entry). */
+        int64_t fire_occ_ms;
+        int32_t fire_attempt;
+        int64_t next_due_ms;  /* SCHED_NONE when no 'F' entry */
+        /* The execution fired last (one-shots: the one being tracked). */
+        int64_t cur_occ_ms;   /* SCHED_NONE when none */
+        int32_t cur_attempt;
+        int64_t deadline_ms;  /* 'V' entry, SCHED_NONE when none */
+        int64_t decide_ms;    /* 'D' entry, SCHED_NONE when none */
+        char decide;          /* SCHED_DECIDE_*, 0 when none */
+        int64_t retry_at_ms;  /* RETRY: when the next attempt fires */
+        int32_t runs;         /* occurrences fired (first attempts) */
+        char last_error[256]; /* message of the last failure */
+        sched_event_t def;    /* the CreateJob */
 } sched_timer_job_t;
 
 /** What an applied event did, for the service's in-memory bookkeeping. */
@@ -48,15 +78,28 @@ typedef struct sched_timer_effect_s {
         int64_t due_ms;
         bool rejected;       /* the command was rejected: see reason */
         char reason[256];
+        /* The timer-written event this one was (its in-flight key), to
+         * forget once applied; "" if none. */
+        char settled[SCHED_EXEC_ID_MAX + 2];
 } sched_timer_effect_t;
 
-/** DUE key: 4 + 8 + job id bytes. */
-#define SCHED_DUE_KEY_MAX (12 + SCHED_ID_MAX)
+/** In-flight key of a timer-written event: "<kind>|<execution id>". */
+void sched_timer_inflight_key(char out[SCHED_EXEC_ID_MAX + 2], char kind,
+                              const char *exec_id);
+
+/** DUE key: 4 + 8 + 1 + job id bytes. */
+#define SCHED_DUE_KEY_MAX (13 + SCHED_ID_MAX)
 size_t sched_due_key(unsigned char *buf, int32_t partition, int64_t due_ms,
-                     const char *job_id);
+                     char kind, const char *job_id);
 /** Parse a DUE key; returns false when malformed. */
 bool sched_due_key_parse(const void *key, size_t klen, int32_t *partitionp,
-                         int64_t *due_msp, char job_id[SCHED_ID_MAX]);
+                         int64_t *due_msp, char *kindp,
+                         char job_id[SCHED_ID_MAX]);
+
+/** Backoff before attempt `next_attempt` (2, 3, ...) under a policy:
+ *  initial * multiplier^(next_attempt-2), capped. */
+int64_t sched_retry_backoff_ms(const sched_retry_t *retry,
+                               int32_t next_attempt);
 
 /**
  * Apply one event read from partition `partition` of commands or status.
