@@ -124,13 +124,34 @@ static rd_kafka_resp_err_t emit_timeout(tmr_t *t, const sched_timer_job_t *job,
         return err;
 }
 
-/* 'D': after a failure, RETRY_SCHEDULED, or DEAD_LETTERED plus a record on
- * the dead-letter topic, as the applier decided. */
+/* 'D': what the applier decided: RETRY_SCHEDULED, or DEAD_LETTERED plus a
+ * record on the dead-letter topic, after a failure; COMPLETED or REJECTED
+ * for the job as a whole. */
 static rd_kafka_resp_err_t emit_decision(tmr_t *t,
                                          const sched_timer_job_t *job,
                                          const char *exec_id,
                                          int64_t now_ms) {
         sched_event_t ev;
+        if (job->decide == SCHED_DECIDE_COMPLETE ||
+            job->decide == SCHED_DECIDE_REJECT) {
+                bool reject = job->decide == SCHED_DECIDE_REJECT;
+                status_init(&ev, job,
+                            reject ? SCHED_STATUS_REJECTED
+                                   : SCHED_STATUS_COMPLETED,
+                            "", SCHED_NONE, 0, now_ms);
+                /* Job-level: the event id hashes the job id instead. */
+                timer_event_id(ev.event_id, job->def.job_id,
+                               reject ? "REJECTED" : "COMPLETED");
+                sched_event_set_str(&ev.u.status.message,
+                                    reject ? job->last_error
+                                           : "the schedule has no further "
+                                             "occurrence",
+                                    SCHED_MESSAGE_MAX);
+                rd_kafka_resp_err_t err =
+                        produce_event(t, t->t_status, job->partition, &ev);
+                sched_event_clear(&ev);
+                return err;
+        }
         bool dead = job->decide == SCHED_DECIDE_DEAD;
         status_init(&ev, job,
                     dead ? SCHED_STATUS_DEAD_LETTERED
@@ -191,6 +212,11 @@ static bool entry_current(const sched_timer_job_t *job, char kind,
         case SCHED_DUE_DECIDE:
                 if (job->state != SCHED_TJ_DECIDING || job->decide_ms != due)
                         return false;
+                if (job->decide == SCHED_DECIDE_COMPLETE ||
+                    job->decide == SCHED_DECIDE_REJECT) {
+                        exec_id[0] = '\0'; /* job-level event */
+                        return true;
+                }
                 break;
         default:
                 return false;
@@ -327,8 +353,9 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                         bool current =
                                 entry_current(&job, kind, due, exec_id);
                         if (current)
-                                sched_timer_inflight_key(key_if, kind,
-                                                         exec_id);
+                                sched_timer_inflight_key(
+                                        key_if, kind,
+                                        exec_id[0] ? exec_id : job_id);
                         if (!current ||
                             sched_strset_has(t->inflight, key_if)) {
                                 sched_timer_job_clear(&job);

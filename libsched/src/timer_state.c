@@ -414,7 +414,13 @@ static sched_err_t apply_create(sched_store_t *store, sched_batch_t *batch,
         int64_t first =
                 sched_timer_first_due(ev, eff->reason, sizeof(eff->reason));
         if (first == SCHED_NONE) {
-                job.state = SCHED_TJ_REJECTED;
+                /* REJECTED is announced by the due checker; the job is
+                 * final once that event is applied back. */
+                job.state = SCHED_TJ_DECIDING;
+                snprintf(job.last_error, sizeof(job.last_error), "%s",
+                         eff->reason);
+                decide_set(store, batch, &job, SCHED_DECIDE_REJECT, ev->ts_ms,
+                           eff);
                 eff->rejected = true;
         } else {
                 job.state = SCHED_TJ_SCHEDULED;
@@ -545,10 +551,13 @@ static bool apply_status(sched_store_t *store, sched_batch_t *batch,
                 }
                 int64_t next = next_occurrence(job, st->scheduled_ms,
                                                ev->ts_ms);
-                if (next == SCHED_NONE)
-                        job->state = SCHED_TJ_DONE;
-                else
+                if (next != SCHED_NONE) {
                         fire_at(store, batch, job, next, 1, next, eff);
+                } else { /* the schedule ran out: announce COMPLETED */
+                        job->state = SCHED_TJ_DECIDING;
+                        decide_set(store, batch, job, SCHED_DECIDE_COMPLETE,
+                                   ev->ts_ms, eff);
+                }
                 return true;
         }
         case SCHED_STATUS_STARTED:
@@ -566,7 +575,8 @@ static bool apply_status(sched_store_t *store, sched_batch_t *batch,
         case SCHED_STATUS_SUCCEEDED:
                 /* Also after a timeout was declared: the work is done, so
                  * the pending retry decision is dropped. */
-                if (!is_current(job, st) || final_state(job->state))
+                if (!is_current(job, st) || final_state(job->state) ||
+                    recurring(job))
                         return false;
                 deadline_set(store, batch, job, SCHED_NONE, eff);
                 decide_set(store, batch, job, 0, SCHED_NONE, eff);
@@ -588,6 +598,21 @@ static bool apply_status(sched_store_t *store, sched_batch_t *batch,
                              st->status == SCHED_STATUS_TIMED_OUT ||
                                      st->retryable,
                              eff);
+                return true;
+        case SCHED_STATUS_COMPLETED:
+        case SCHED_STATUS_REJECTED:
+                sched_timer_inflight_key(eff->settled, SCHED_DUE_DECIDE,
+                                         job->def.job_id[0] ? job->def.job_id
+                                                            : ev->job_id);
+                if (job->state != SCHED_TJ_DECIDING ||
+                    job->decide != (st->status == SCHED_STATUS_COMPLETED
+                                            ? SCHED_DECIDE_COMPLETE
+                                            : SCHED_DECIDE_REJECT))
+                        return false;
+                decide_set(store, batch, job, 0, SCHED_NONE, eff);
+                job->state = st->status == SCHED_STATUS_COMPLETED
+                                     ? SCHED_TJ_DONE
+                                     : SCHED_TJ_REJECTED;
                 return true;
         case SCHED_STATUS_RETRY_SCHEDULED:
         case SCHED_STATUS_DEAD_LETTERED:

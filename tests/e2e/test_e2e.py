@@ -239,6 +239,41 @@ def test_exhausted_retries_end_dead_lettered_with_a_dlq_record():
     check(name == "StatusEvent" and rec["status"] == "DEAD_LETTERED", "dlq value: %s" % rec)
 
 
+def test_interval_job_runs_its_runs_at_the_right_instants_then_completes():
+    job = submit({"name": "every-400ms", "task": "noop",
+                  "schedule": {"type": "interval", "interval_ms": 400, "max_runs": 3}})
+    wait_until("interval job to complete", 30, lambda: job_state(job["job_id"]) == "SUCCEEDED")
+    ex = sorted(executions(job["job_id"]), key=lambda e: e["scheduled_at"])
+    check(len(ex) == 3, "3 runs expected: %s" % ex)
+    due = [iso_ms(e["scheduled_at"]) for e in ex]
+    check([b - a for a, b in zip(due, due[1:])] == [400, 400], "occurrences: %s" % due)
+    for e in ex:
+        late = iso_ms(e["fired_at"]) - iso_ms(e["scheduled_at"])
+        check(0 <= late < 1000, "fired %d ms after its occurrence: %s" % (late, e))
+
+
+def test_invalid_schedule_from_kafka_is_rejected_with_a_reason():
+    """An upstream producer writes a CreateJob the API would refuse: the timer answers with a
+    REJECTED status event, which the view shows."""
+    job_id = "rej-" + uuid.uuid4().hex[:12]
+    now = int(time.time() * 1000)
+    rec = {"event_id": uuid.uuid4().hex, "job_id": job_id, "tenant": "dev", "ts_ms": now,
+           "name": "bad-interval",
+           "schedule": {"kind": "INTERVAL", "at_ms": None, "delay_ms": None, "cron": None,
+                        "timezone": "UTC", "interval_ms": 0, "start_ms": None, "end_ms": None,
+                        "max_runs": 0},
+           "task": "noop", "parameters": "{}", "queue": "default", "priority": "NORMAL",
+           "retry": {"max_attempts": 1, "initial_backoff_ms": 1000, "multiplier": 2.0,
+                     "max_backoff_ms": 60000},
+           "timeout_ms": 60000, "idempotency_key": None}
+    p = Producer({"bootstrap.servers": BOOTSTRAP, "partitioner": "murmur2_random"})
+    p.produce(PREFIX + ".commands", key=job_id.encode(), value=WIRE.encode("CreateJob", rec))
+    check(p.flush(10) == 0, "CreateJob not delivered")
+    wait_until("job to show REJECTED", 30, lambda: job_state(job_id) == "REJECTED")
+    _, body = http("GET", "/v1/jobs/" + job_id)
+    check("interval_ms" in json.dumps(body), "the reason is not shown: %s" % body)
+
+
 def test_timeout_kills_the_task():
     job = submit({"name": "slow", "task": "sleep", "schedule": {"type": "immediate"}})
     t0 = time.monotonic()

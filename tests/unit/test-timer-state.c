@@ -213,6 +213,14 @@ static void test_unsupported_schedule_is_rejected(void **state) {
         assert_true(eff.rejected);
         assert_non_null(strstr(eff.reason, "cron"));
         commit(fx);
+        /* The due checker announces REJECTED; applied back, it is final. */
+        assert_int_equal(state_of(fx, "job-c"), SCHED_TJ_DECIDING);
+        assert_int_equal(due_count(fx), 1);
+        status_ev(&ev, "job-c", SCHED_STATUS_REJECTED, SCHED_NONE, 0);
+        ev.u.status.execution_id[0] = '\0';
+        apply(fx, &ev, &eff);
+        assert_string_equal(eff.settled, "D|job-c");
+        commit(fx);
         assert_int_equal(state_of(fx, "job-c"), SCHED_TJ_REJECTED);
         assert_int_equal(due_count(fx), 0);
         fx_destroy(fx);
@@ -392,7 +400,12 @@ static void test_interval_schedule(void **state) {
         outcome(fx, "job-i", SCHED_STATUS_FIRED, 10000, 1, 10000, false, 0);
         sched_timer_job_t job = get_job(fx, "job-i");
         assert_int_equal(job.runs, 3);
-        assert_int_equal(job.state, SCHED_TJ_DONE);
+        /* Ran out: COMPLETED is announced, then the job is done. */
+        assert_int_equal(job.state, SCHED_TJ_DECIDING);
+        assert_int_equal(job.decide, SCHED_DECIDE_COMPLETE);
+        outcome(fx, "job-i", SCHED_STATUS_COMPLETED, SCHED_NONE, 0, 10001,
+                false, 0);
+        assert_int_equal(get_job(fx, "job-i").state, SCHED_TJ_DONE);
         assert_int_equal(due_count(fx), 0);
         /* Invalid intervals are rejected with a reason. */
         sched_timer_effect_t eff;

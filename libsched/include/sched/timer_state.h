@@ -7,7 +7,9 @@
  * A job has at most one due entry of each kind:
  *   'F' fire its next execution (ExecutionDue + FIRED),
  *   'V' the visibility deadline of its running execution (TIMED_OUT),
- *   'D' decide after a failure (RETRY_SCHEDULED or DEAD_LETTERED).
+ *   'D' a decision to announce: RETRY_SCHEDULED or DEAD_LETTERED after a
+ *       failure, COMPLETED when a schedule runs out, REJECTED for a
+ *       definition the timer cannot run.
  *
  * State changes only here, in sched_timer_apply(): the live service and any
  * replay (klokctl rebuild) call the same function with the same events and
@@ -44,9 +46,11 @@ typedef enum sched_timer_jstate_e {
 #define SCHED_DUE_VISIBILITY 'V'
 #define SCHED_DUE_DECIDE 'D'
 
-/** What the 'D' entry will decide. */
-#define SCHED_DECIDE_RETRY 'R'
-#define SCHED_DECIDE_DEAD 'X'
+/** What the 'D' entry will emit. */
+#define SCHED_DECIDE_RETRY 'R'    /* RETRY_SCHEDULED */
+#define SCHED_DECIDE_DEAD 'X'     /* DEAD_LETTERED + a dead-letter record */
+#define SCHED_DECIDE_COMPLETE 'C' /* COMPLETED: a schedule ran out */
+#define SCHED_DECIDE_REJECT 'J'   /* REJECTED: a definition it cannot run */
 
 /** Visibility deadline when a STARTED or HEARTBEAT event carries none:
  *  the event time + the job's timeout + this grace. */
@@ -83,7 +87,8 @@ typedef struct sched_timer_effect_s {
         char settled[SCHED_EXEC_ID_MAX + 2];
 } sched_timer_effect_t;
 
-/** In-flight key of a timer-written event: "<kind>|<execution id>". */
+/** In-flight key of a timer-written event: "<kind>|<execution id>", or
+ *  "<kind>|<job id>" for job-level events (COMPLETED, REJECTED). */
 void sched_timer_inflight_key(char out[SCHED_EXEC_ID_MAX + 2], char kind,
                               const char *exec_id);
 
