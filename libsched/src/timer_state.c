@@ -473,6 +473,51 @@ static bool apply_control(sched_store_t *store, sched_batch_t *batch,
         }
 }
 
+/* UpdateJob: new parameters, retry policy and timeout apply to the next
+ * firings; a new schedule moves the pending firing of a job that has not
+ * fired yet (one-shot) or the next occurrence (recurring), computed from
+ * the update's time as a new job's would be.  A schedule the timer cannot
+ * run leaves the job as it was (the API validates before it writes). */
+static bool apply_update(sched_store_t *store, sched_batch_t *batch,
+                         sched_timer_job_t *job, const sched_event_t *ev,
+                         sched_timer_effect_t *eff) {
+        const sched_job_def_t *upd = &ev->u.def;
+        sched_job_def_t *def = &job->def.u.def;
+        if (final_state(job->state))
+                return false;
+        bool changed = false;
+        if (upd->has_parameters &&
+            sched_event_set_str(&def->parameters, upd->parameters,
+                                SCHED_PARAMS_MAX) == SCHED_ERR_OK)
+                changed = true;
+        if (upd->has_retry) {
+                def->retry = upd->retry;
+                changed = true;
+        }
+        if (upd->has_timeout) {
+                def->timeout_ms = upd->timeout_ms;
+                changed = true;
+        }
+        if (!upd->has_schedule ||
+            (job->state != SCHED_TJ_SCHEDULED && job->state != SCHED_TJ_PAUSED))
+                return changed;
+        sched_event_t probe = job->def; /* shallow: only read below */
+        probe.ts_ms = ev->ts_ms;
+        probe.u.def.schedule = upd->schedule;
+        char reason[256];
+        int64_t first = sched_timer_first_due(&probe, reason, sizeof(reason));
+        if (first == SCHED_NONE)
+                return changed;
+        def->schedule = upd->schedule;
+        if (job->state == SCHED_TJ_PAUSED) {
+                job->fire_occ_ms = job->next_due_ms = first;
+                job->fire_attempt = 1;
+        } else {
+                fire_at(store, batch, job, first, 1, first, eff);
+        }
+        return true;
+}
+
 /* Does the status event concern the execution the job tracks? */
 static bool is_current(const sched_timer_job_t *job,
                        const sched_status_ev_t *st) {
@@ -646,8 +691,7 @@ sched_err_t sched_timer_apply(sched_store_t *store, sched_batch_t *batch,
         if (ev->type == SCHED_EV_CREATE_JOB)
                 return apply_create(store, batch, codec, ev, partition, effect,
                                     errstr, errstr_size);
-        if (ev->type == SCHED_EV_UPDATE_JOB ||    /* the timer issue */
-            ev->type == SCHED_EV_EXECUTION_DUE) /* not a timer input */
+        if (ev->type == SCHED_EV_EXECUTION_DUE) /* not a timer input */
                 return SCHED_ERR_OK;
 
         sched_timer_job_t job;
@@ -668,6 +712,8 @@ sched_err_t sched_timer_apply(sched_store_t *store, sched_batch_t *batch,
                 changed = apply_status(store, batch, &job, ev, effect);
         else if (strcmp(job.def.tenant, ev->tenant))
                 changed = false; /* another tenant's command: ignored */
+        else if (ev->type == SCHED_EV_UPDATE_JOB)
+                changed = apply_update(store, batch, &job, ev, effect);
         else
                 changed = apply_control(store, batch, &job, ev, effect);
         sched_err_t err = changed ? job_put(store, batch, codec, &job, errstr,

@@ -424,6 +424,51 @@ static void test_interval_schedule(void **state) {
         fx_destroy(fx);
 }
 
+static void test_update_moves_the_pending_firing(void **state) {
+        (void)state;
+        fx_t *fx = fx_new();
+        sched_event_t ev;
+        create_ev(&ev, "job-u", SCHED_KIND_AT, 1, 5000);
+        apply(fx, &ev, NULL);
+        commit(fx);
+        sched_event_init(&ev, SCHED_EV_UPDATE_JOB);
+        snprintf(ev.event_id, sizeof(ev.event_id), "u1");
+        snprintf(ev.job_id, sizeof(ev.job_id), "job-u");
+        snprintf(ev.tenant, sizeof(ev.tenant), "t1");
+        ev.ts_ms = 100;
+        ev.u.def.has_schedule = true;
+        ev.u.def.schedule.kind = SCHED_KIND_AT;
+        ev.u.def.schedule.at_ms = 8000;
+        ev.u.def.has_parameters = true;
+        sched_event_set_str(&ev.u.def.parameters, "{\"v\":2}",
+                            SCHED_PARAMS_MAX);
+        sched_timer_effect_t eff;
+        apply(fx, &ev, &eff);
+        assert_true(eff.due_added);
+        commit(fx);
+        assert_false(has_due(fx, "job-u", SCHED_DUE_FIRE, 5000));
+        assert_true(has_due(fx, "job-u", SCHED_DUE_FIRE, 8000));
+        sched_timer_job_t job;
+        assert_int_equal(sched_timer_job_get(fx->store, NULL, codec, "job-u",
+                                             &job),
+                         SCHED_ERR_OK);
+        assert_string_equal(job.def.u.def.parameters, "{\"v\":2}");
+        assert_int_equal(job.def.u.def.schedule.at_ms, 8000);
+        sched_timer_job_clear(&job);
+        /* Another tenant's update is ignored. */
+        sched_event_init(&ev, SCHED_EV_UPDATE_JOB);
+        snprintf(ev.job_id, sizeof(ev.job_id), "job-u");
+        snprintf(ev.tenant, sizeof(ev.tenant), "t2");
+        ev.u.def.has_schedule = true;
+        ev.u.def.schedule.kind = SCHED_KIND_AT;
+        ev.u.def.schedule.at_ms = 9000;
+        apply(fx, &ev, NULL);
+        commit(fx);
+        assert_true(has_due(fx, "job-u", SCHED_DUE_FIRE, 8000));
+        assert_int_equal(due_count(fx), 1);
+        fx_destroy(fx);
+}
+
 /* Dump every family of a store into one buffer, for byte comparison. */
 static char *dump(fx_t *fx, size_t *lenp) {
         size_t cap = 1 << 20, len = 0;
@@ -525,6 +570,7 @@ int main(void) {
                 cmocka_unit_test(test_non_retryable_failure_is_final),
                 cmocka_unit_test(test_visibility_deadline),
                 cmocka_unit_test(test_interval_schedule),
+                cmocka_unit_test(test_update_moves_the_pending_firing),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
