@@ -35,7 +35,8 @@ static void timer_event_id(char out[SCHED_ID_MAX], const char *exec_id,
         snprintf(out, SCHED_ID_MAX, "t%016llx", (unsigned long long)h);
 }
 
-static rd_kafka_resp_err_t produce_event(tmr_t *t, const char *topic,
+static rd_kafka_resp_err_t produce_event(tmr_t *t, rd_kafka_t *rk,
+                                         const char *topic,
                                          int32_t partition,
                                          const sched_event_t *ev) {
         void *buf;
@@ -48,8 +49,7 @@ static rd_kafka_resp_err_t produce_event(tmr_t *t, const char *topic,
                 return RD_KAFKA_RESP_ERR__BAD_MSG;
         }
         rd_kafka_resp_err_t err = rd_kafka_producev(
-                t->producer, RD_KAFKA_V_TOPIC(topic),
-                RD_KAFKA_V_PARTITION(partition),
+                rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
                 RD_KAFKA_V_KEY(ev->job_id, strlen(ev->job_id)),
                 RD_KAFKA_V_VALUE(buf, len),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END);
@@ -74,7 +74,8 @@ static void status_init(sched_event_t *ev, const sched_timer_job_t *job,
 }
 
 /* 'F': ExecutionDue on the job's queue + FIRED on its status partition. */
-static rd_kafka_resp_err_t emit_fire(tmr_t *t, const sched_timer_job_t *job,
+static rd_kafka_resp_err_t emit_fire(tmr_t *t, rd_kafka_t *rk,
+                                     const sched_timer_job_t *job,
                                      const char *exec_id, int64_t now_ms) {
         const sched_job_def_t *def = &job->def.u.def;
         sched_event_t due, fired;
@@ -97,17 +98,18 @@ static rd_kafka_resp_err_t emit_fire(tmr_t *t, const sched_timer_job_t *job,
                                def->queue[0] ? def->queue : "default",
                                def->priority == SCHED_PRIO_HIGH);
         rd_kafka_resp_err_t err =
-                produce_event(t, topic, RD_KAFKA_PARTITION_UA, &due);
+                produce_event(t, rk, topic, RD_KAFKA_PARTITION_UA, &due);
         due.u.due.parameters = NULL;
         if (err)
                 return err;
         status_init(&fired, job, SCHED_STATUS_FIRED, exec_id,
                     job->fire_occ_ms, job->fire_attempt, now_ms);
-        return produce_event(t, t->t_status, job->partition, &fired);
+        return produce_event(t, rk, t->t_status, job->partition, &fired);
 }
 
 /* 'V': the running execution missed its visibility deadline. */
-static rd_kafka_resp_err_t emit_timeout(tmr_t *t, const sched_timer_job_t *job,
+static rd_kafka_resp_err_t emit_timeout(tmr_t *t, rd_kafka_t *rk,
+                                        const sched_timer_job_t *job,
                                         const char *exec_id, int64_t now_ms) {
         sched_event_t ev;
         status_init(&ev, job, SCHED_STATUS_TIMED_OUT, exec_id, job->cur_occ_ms,
@@ -119,7 +121,7 @@ static rd_kafka_resp_err_t emit_timeout(tmr_t *t, const sched_timer_job_t *job,
                             "deadline",
                             SCHED_MESSAGE_MAX);
         rd_kafka_resp_err_t err =
-                produce_event(t, t->t_status, job->partition, &ev);
+                produce_event(t, rk, t->t_status, job->partition, &ev);
         sched_event_clear(&ev);
         return err;
 }
@@ -127,7 +129,7 @@ static rd_kafka_resp_err_t emit_timeout(tmr_t *t, const sched_timer_job_t *job,
 /* 'D': what the applier decided: RETRY_SCHEDULED, or DEAD_LETTERED plus a
  * record on the dead-letter topic, after a failure; COMPLETED or REJECTED
  * for the job as a whole. */
-static rd_kafka_resp_err_t emit_decision(tmr_t *t,
+static rd_kafka_resp_err_t emit_decision(tmr_t *t, rd_kafka_t *rk,
                                          const sched_timer_job_t *job,
                                          const char *exec_id,
                                          int64_t now_ms) {
@@ -148,7 +150,7 @@ static rd_kafka_resp_err_t emit_decision(tmr_t *t,
                                              "occurrence",
                                     SCHED_MESSAGE_MAX);
                 rd_kafka_resp_err_t err =
-                        produce_event(t, t->t_status, job->partition, &ev);
+                        produce_event(t, rk, t->t_status, job->partition, &ev);
                 sched_event_clear(&ev);
                 return err;
         }
@@ -170,7 +172,7 @@ static rd_kafka_resp_err_t emit_decision(tmr_t *t,
         if (!dead)
                 ev.u.status.next_ms = job->retry_at_ms;
         rd_kafka_resp_err_t err =
-                produce_event(t, t->t_status, job->partition, &ev);
+                produce_event(t, rk, t->t_status, job->partition, &ev);
         if (!err && dead) {
                 void *buf;
                 size_t len;
@@ -179,7 +181,7 @@ static rd_kafka_resp_err_t emit_decision(tmr_t *t,
                                        sizeof(errstr)))
                         err = RD_KAFKA_RESP_ERR__BAD_MSG;
                 else if ((err = rd_kafka_producev(
-                                  t->producer, RD_KAFKA_V_TOPIC(t->t_dlq),
+                                  rk, RD_KAFKA_V_TOPIC(t->t_dlq),
                                   RD_KAFKA_V_KEY(job->def.job_id,
                                                  strlen(job->def.job_id)),
                                   RD_KAFKA_V_VALUE(buf, len),
@@ -245,62 +247,40 @@ static rd_kafka_topic_partition_list_t *positions(tmr_t *t) {
         return out;
 }
 
-static int txn_abort(tmr_t *t) {
-        rd_kafka_error_t *error = rd_kafka_abort_transaction(
-                t->producer, (int)t->conf.txn_timeout_ms);
-        if (error) {
-                sched_error("timer", "abort: %s", rd_kafka_error_string(error));
-                rd_kafka_error_destroy(error);
-                return -1;
+int tmr_lanes_drain(tmr_t *t) {
+        int rc = 0;
+        for (int i = 0; i < t->nlanes; i++) {
+                tmr_lane_t *lane = t->lanes[i];
+                if (tmr_lane_state(lane) == TMR_LANE_FILLING)
+                        tmr_lane_hand_over(lane, NULL, NULL, true);
+                if (tmr_lane_reap(lane, true) < 0)
+                        rc = -1;
         }
-        sched_metric_add(t->m.aborts, 1);
-        return 1;
-}
-
-/* Commit the open transaction.  Returns 0 on commit, 1 if it was aborted
- * (the caller forgets what it fired), -1 on a fatal error. */
-static int txn_finish(tmr_t *t) {
-        rd_kafka_error_t *error = NULL;
-        rd_kafka_topic_partition_list_t *offsets = positions(t);
-        if (offsets && offsets->cnt > 0) {
-                rd_kafka_consumer_group_metadata_t *cgmd =
-                        rd_kafka_consumer_group_metadata(t->consumer);
-                error = rd_kafka_send_offsets_to_transaction(
-                        t->producer, offsets, cgmd,
-                        (int)t->conf.txn_timeout_ms);
-                rd_kafka_consumer_group_metadata_destroy(cgmd);
-        }
-        if (offsets)
-                rd_kafka_topic_partition_list_destroy(offsets);
-        if (!error)
-                error = rd_kafka_commit_transaction(
-                        t->producer, (int)t->conf.txn_timeout_ms);
-        if (!error) {
-                sched_metric_add(t->m.commits, 1);
-                return 0;
-        }
-        sched_warn("timer", "transaction commit: %s",
-                   rd_kafka_error_string(error));
-        bool abortable = rd_kafka_error_txn_requires_abort(error);
-        bool fatal = rd_kafka_error_is_fatal(error);
-        rd_kafka_error_destroy(error);
-        if (fatal || !abortable) {
-                /* Fenced, or a timeout whose outcome is unknown: the only
-                 * safe move is to stop and let a restart restore. */
-                sched_error("timer", "transaction failed fatally; exiting");
-                return -1;
-        }
-        return txn_abort(t);
+        return rc;
 }
 
 int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
-        int fired = 0, firings = 0; /* events emitted; of which 'F' */
+        int fired = 0; /* events emitted in this pass */
         bool in_txn = false, failed = false;
-        char (*ids)[SCHED_EXEC_ID_MAX + 2] = malloc(
-                (size_t)t->conf.fire_batch_max * (SCHED_EXEC_ID_MAX + 2));
-        if (!ids)
-                return -1;
         *next_due_ms = SCHED_NONE;
+
+        /* Collect finished transactions; pick a lane for this pass. */
+        tmr_lane_t *lane = NULL;
+        for (int i = 0; i < t->nlanes; i++) {
+                int r = tmr_lane_reap(t->lanes[i], false);
+                if (r < 0)
+                        return -1;
+                if (r > 0)
+                        *next_due_ms = now_ms; /* aborted: fire again */
+                if (!lane && tmr_lane_state(t->lanes[i]) == TMR_LANE_IDLE)
+                        lane = t->lanes[i];
+        }
+        if (!lane) {
+                /* Every lane is committing: look again very soon. */
+                *next_due_ms = now_ms + 1;
+                return 0;
+        }
+        rd_kafka_t *rk = tmr_lane_producer(lane);
 
         for (int32_t p = 0;
              p < t->nparts && fired < t->conf.fire_batch_max && !failed; p++) {
@@ -362,17 +342,9 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                                 continue;
                         }
                         if (!in_txn) {
-                                rd_kafka_error_t *error =
-                                        rd_kafka_begin_transaction(
-                                                t->producer);
-                                if (error) {
-                                        sched_error("timer", "begin: %s",
-                                                    rd_kafka_error_string(
-                                                            error));
-                                        rd_kafka_error_destroy(error);
+                                if (tmr_lane_begin(lane)) {
                                         sched_timer_job_clear(&job);
                                         sched_iter_destroy(it);
-                                        free(ids);
                                         return -1;
                                 }
                                 in_txn = true;
@@ -380,14 +352,14 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                         int64_t now = sched_now_ms();
                         rd_kafka_resp_err_t err;
                         if (kind == SCHED_DUE_FIRE) {
-                                firings++;
-                                err = emit_fire(t, &job, exec_id, now);
+                                err = emit_fire(t, rk, &job, exec_id, now);
                                 sched_metric_observe(t->m.lateness,
                                                      (double)(now - due));
                         } else if (kind == SCHED_DUE_VISIBILITY) {
-                                err = emit_timeout(t, &job, exec_id, now);
+                                err = emit_timeout(t, rk, &job, exec_id, now);
                         } else {
-                                err = emit_decision(t, &job, exec_id, now);
+                                err = emit_decision(t, rk, &job, exec_id,
+                                                    now);
                         }
                         sched_timer_job_clear(&job);
                         if (err) {
@@ -399,27 +371,23 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                                 break;
                         }
                         sched_strset_add(t->inflight, key_if, p);
-                        memcpy(ids[fired++], key_if, sizeof(key_if));
+                        tmr_lane_add(lane, key_if, kind == SCHED_DUE_FIRE);
+                        fired++;
                 }
                 sched_iter_destroy(it);
         }
 
-        int rc = fired;
         if (in_txn) {
-                int64_t t0 = sched_mono_ms();
-                int r = failed ? txn_abort(t) : txn_finish(t);
-                sched_metric_observe(t->m.commit_ms,
-                                     (double)(sched_mono_ms() - t0));
-                if (r != 0) {
-                        for (int i = 0; i < fired; i++)
-                                sched_strset_del(t->inflight, ids[i]);
-                        rc = r < 0 ? -1 : 0;
-                        if (r > 0)
-                                *next_due_ms = now_ms;
-                } else {
-                        sched_metric_add(t->m.fired, (uint64_t)firings);
-                }
+                /* The lane's thread commits (with the consumer group
+                 * metadata, which fences a zombie) or aborts when half an
+                 * occurrence may be in it; the next pass uses another
+                 * lane meanwhile. */
+                tmr_lane_hand_over(lane, positions(t),
+                                   rd_kafka_consumer_group_metadata(
+                                           t->consumer),
+                                   failed);
+                if (failed)
+                        *next_due_ms = now_ms;
         }
-        free(ids);
-        return rc;
+        return fired;
 }

@@ -81,6 +81,13 @@ void tmr_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 rd_kafka_assign(rk, parts);
                 return;
         }
+        /* Every transaction in flight ends before the partitions go: a new
+         * owner's restore must find the FIRED events they carry. */
+        if (tmr_lanes_drain(t)) {
+                sched_error("timer", "a firing transaction failed while "
+                                     "partitions were revoked");
+                t->fatal = true;
+        }
         for (int i = 0; i < parts->cnt; i++) {
                 int32_t p = parts->elems[i].partition;
                 if (p >= 0 && p < t->nparts) {

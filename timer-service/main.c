@@ -44,6 +44,10 @@ static const sched_conf_prop_t tmr_props[] = {
           "port of /healthz, /readyz and /metrics (0: off)", 0, 65535),
         P("fire.batch.max", SCHED_CONF_INT, fire_batch_max, "2000",
           "most occurrences fired in one transaction", 1, 100000),
+        P("fire.lanes", SCHED_CONF_INT, fire_lanes, "3",
+          "transactional producers that commit in turn, so firing goes on "
+          "while a commit is in progress",
+          1, 8),
         P("txn.timeout.ms", SCHED_CONF_INT, txn_timeout_ms, "10000",
           "transaction timeout; a commit not done by then stops the service",
           1000, 900000),
@@ -143,20 +147,7 @@ static int tmr_start(tmr_t *t, char *errstr, size_t errstr_size) {
         t->batch = sched_batch_new();
         t->inflight = sched_strset_new();
 
-        char txn_timeout[32];
-        snprintf(txn_timeout, sizeof(txn_timeout), "%lld",
-                 (long long)t->conf.txn_timeout_ms);
-        /* retry.backoff.ms: a transaction begun right after a commit meets
-         * CONCURRENT_TRANSACTIONS while the broker writes the markers;
-         * librdkafka's default 100 ms back-off would add that to firing
-         * lateness. */
-        const char *pconf[] = {"linger.ms", "1", "transaction.timeout.ms",
-                               txn_timeout, "retry.backoff.ms", "5", NULL};
-        rd_kafka_conf_t *conf = sched_kafka_conf(
-                t->conf.bootstrap, client_id, pconf, errstr, errstr_size);
-        if (!conf || !(t->producer = sched_kafka_producer_new(
-                               conf, txn_id, errstr, errstr_size)))
-                return -1;
+        rd_kafka_conf_t *conf;
         conf = sched_kafka_conf(t->conf.bootstrap, client_id, NULL, errstr,
                                 errstr_size);
         if (!conf || !(t->dlq_producer = sched_kafka_producer_new(
@@ -204,15 +195,12 @@ static int tmr_start(tmr_t *t, char *errstr, size_t errstr_size) {
         t->nparts = nc;
         t->parts = calloc((size_t)nc, sizeof(*t->parts));
 
-        rd_kafka_error_t *error = rd_kafka_init_transactions(t->producer,
-                                                             30000);
-        if (error) {
-                sched_seterr(errstr, errstr_size, SCHED_ERR_KAFKA,
-                             "init_transactions: %s",
-                             rd_kafka_error_string(error));
-                rd_kafka_error_destroy(error);
-                return -1;
-        }
+        /* The firing lanes; init_transactions of each also fences and
+         * aborts whatever a previous incarnation left open. */
+        for (t->nlanes = 0; t->nlanes < t->conf.fire_lanes; t->nlanes++)
+                if (!(t->lanes[t->nlanes] =
+                              tmr_lane_new(t, t->nlanes, errstr, errstr_size)))
+                        return -1;
         rd_kafka_topic_partition_list_t *topics =
                 rd_kafka_topic_partition_list_new(2);
         rd_kafka_topic_partition_list_add(topics, t->t_commands,
@@ -231,14 +219,13 @@ static int tmr_start(tmr_t *t, char *errstr, size_t errstr_size) {
 
 static void tmr_stop(tmr_t *t) {
         sched_admin_stop(t->admin);
+        tmr_lanes_drain(t);
         if (t->consumer) {
                 rd_kafka_consumer_close(t->consumer);
                 rd_kafka_destroy(t->consumer);
         }
-        if (t->producer) {
-                rd_kafka_flush(t->producer, 5000);
-                rd_kafka_destroy(t->producer);
-        }
+        for (int i = 0; i < t->nlanes; i++)
+                tmr_lane_destroy(t->lanes[i]);
         if (t->dlq_producer) {
                 rd_kafka_flush(t->dlq_producer, 5000);
                 rd_kafka_destroy(t->dlq_producer);
@@ -297,7 +284,8 @@ int main(int argc, char **argv) {
                         rc = 1;
                         break;
                 }
-                if (tmr_fire_due(&t, sched_now_ms(), &next_due) < 0) {
+                if (t.fatal ||
+                    tmr_fire_due(&t, sched_now_ms(), &next_due) < 0) {
                         rc = 1;
                         break;
                 }

@@ -9,6 +9,7 @@
 #ifndef TIMER_INT_H
 #define TIMER_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -32,6 +33,7 @@ typedef struct tmr_conf_s {
         char admin_addr[64];
         int64_t admin_port;
         int64_t fire_batch_max;
+        int64_t fire_lanes;
         int64_t txn_timeout_ms;
 } tmr_conf_t;
 
@@ -46,13 +48,26 @@ typedef struct tmr_part_s {
         int64_t low_ms;        /* due scan lower bound: nothing below */
 } tmr_part_t;
 
+typedef struct tmr_lane_s tmr_lane_t;
+
+typedef enum tmr_lane_state_e {
+        TMR_LANE_IDLE,       /* free for the next transaction */
+        TMR_LANE_FILLING,    /* main thread producing into it */
+        TMR_LANE_COMMITTING, /* its thread commits */
+        TMR_LANE_DONE,       /* committed or aborted; main thread reaps */
+} tmr_lane_state_t;
+
+#define TMR_LANES_MAX 8
+
 typedef struct tmr_s {
         tmr_conf_t conf;
         sched_codec_t *codec;
         sched_store_t *store;
         sched_batch_t *batch;
         rd_kafka_t *consumer;
-        rd_kafka_t *producer;     /* transactional: fires */
+        tmr_lane_t *lanes[TMR_LANES_MAX]; /* transactional producers */
+        int nlanes;
+        bool fatal; /* a transaction failed where it could not be handled */
         rd_kafka_t *dlq_producer; /* idempotent: dead letters */
         char t_commands[SCHED_TOPIC_MAX];
         char t_status[SCHED_TOPIC_MAX];
@@ -79,6 +94,30 @@ void tmr_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
  *  ready, apply it and write one batch.  Returns records applied or -1 on
  *  a fatal store error. */
 int tmr_intake(tmr_t *t, int timeout_ms);
+
+/* fire_lane.c */
+tmr_lane_t *tmr_lane_new(tmr_t *t, int index, char *errstr,
+                         size_t errstr_size);
+/** Waits for a commit in progress, aborts an unfinished transaction. */
+void tmr_lane_destroy(tmr_lane_t *lane);
+rd_kafka_t *tmr_lane_producer(tmr_lane_t *lane);
+tmr_lane_state_t tmr_lane_state(tmr_lane_t *lane);
+int tmr_lane_begin(tmr_lane_t *lane);
+/** Record an in-flight key the open transaction added. */
+void tmr_lane_add(tmr_lane_t *lane, const char *key, bool firing);
+int tmr_lane_count(tmr_lane_t *lane);
+/** Give the filled transaction to the lane's thread to commit (or abort
+ *  when must_abort); the lane owns offsets and cgmd from here. */
+void tmr_lane_hand_over(tmr_lane_t *lane,
+                        rd_kafka_topic_partition_list_t *offsets,
+                        rd_kafka_consumer_group_metadata_t *cgmd,
+                        bool must_abort);
+/** Collect a finished transaction (waiting for it with wait): 0 nothing
+ *  or committed, 1 aborted (its keys are forgotten, so it fires again),
+ *  -1 fatal. */
+int tmr_lane_reap(tmr_lane_t *lane, bool wait);
+/** Wait for every lane to finish: before partitions are given up. */
+int tmr_lanes_drain(tmr_t *t);
 
 /* due_checker.c */
 /** Fire every due occurrence of restored partitions (bounded per call).
