@@ -16,6 +16,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "sched/codec.h"
+#include "sched/config.h"
 #include "sched/event.h"
 #include "sched/admin.h"
 #include "sched/kafka.h"
@@ -41,13 +42,10 @@ typedef struct exe_task_s {
 } exe_task_t;
 
 typedef struct exe_conf_s {
-        char bootstrap[512];
-        char prefix[64];
-        char schemas_dir[1024];
+        sched_conf_common_t common;
         char data_dir[1024];
         char queues[512];
         char group_id[128];
-        char log_level[16];
         char admin_addr[64];
         int64_t admin_port;
         int64_t concurrency;

@@ -23,20 +23,13 @@
          sizeof(((exe_conf_t *)0)->field), def, doc, min, max}
 
 static const sched_conf_prop_t exe_props[] = {
-        P("kafka.bootstrap", SCHED_CONF_STR, bootstrap, "127.0.0.1:9092",
-          "Kafka bootstrap servers", 0, 0),
-        P("topic.prefix", SCHED_CONF_STR, prefix, "klok",
-          "prefix of every klok topic", 0, 0),
-        P("schemas.dir", SCHED_CONF_STR, schemas_dir, "schemas",
-          "directory of the Avro schemas (*.avsc)", 0, 0),
+        SCHED_CONF_COMMON(exe_conf_t),
         P("data.dir", SCHED_CONF_STR, data_dir, "var/executor",
           "RocksDB directory: execution ids this executor completed", 0, 0),
         P("queues", SCHED_CONF_STR, queues, "default",
           "comma-separated queues this executor serves", 0, 0),
         P("group.id", SCHED_CONF_STR, group_id, "klok-executor",
           "consumer group of this executor pool", 0, 0),
-        P("log.level", SCHED_CONF_STR, log_level, "info",
-          "debug, info, warn or error", 0, 0),
         P("admin.addr", SCHED_CONF_STR, admin_addr, "127.0.0.1",
           "address of /healthz, /readyz and /metrics", 0, 0),
         P("admin.port", SCHED_CONF_INT, admin_port, "0",
@@ -99,7 +92,7 @@ static int subscribe(exe_t *exe, char *errstr, size_t errstr_size) {
                 char topic[SCHED_TOPIC_MAX];
                 for (int high = 1; high >= 0; high--) {
                         sched_topic_executions(topic, sizeof(topic),
-                                               exe->conf.prefix, q, high);
+                                               exe->conf.common.prefix, q, high);
                         rd_kafka_topic_partition_list_add(
                                 topics, topic, RD_KAFKA_PARTITION_UA);
                 }
@@ -155,10 +148,10 @@ static int exe_start(exe_t *exe, char *errstr, size_t errstr_size) {
                       exe->conf.admin_addr, (int)exe->conf.admin_port,
                       exe->metrics, exe_ready, exe, errstr, errstr_size)))
                 return -1;
-        sched_topic(exe->t_status, sizeof(exe->t_status), exe->conf.prefix,
+        sched_topic(exe->t_status, sizeof(exe->t_status), exe->conf.common.prefix,
                     "status");
-        sched_topic(exe->t_dlq, sizeof(exe->t_dlq), exe->conf.prefix, "dlq");
-        if (!(exe->codec = sched_codec_new(exe->conf.schemas_dir, errstr,
+        sched_topic(exe->t_dlq, sizeof(exe->t_dlq), exe->conf.common.prefix, "dlq");
+        if (!(exe->codec = sched_codec_new(exe->conf.common.schemas_dir, errstr,
                                            errstr_size)))
                 return -1;
         if (!(exe->store = sched_store_open(exe->conf.data_dir, errstr,
@@ -166,7 +159,7 @@ static int exe_start(exe_t *exe, char *errstr, size_t errstr_size) {
                 return -1;
         const char *pconf[] = {"linger.ms", "2", NULL};
         rd_kafka_conf_t *conf = sched_kafka_conf(
-                exe->conf.bootstrap, "klok-executor", pconf, errstr,
+                exe->conf.common.bootstrap, "klok-executor", pconf, errstr,
                 errstr_size);
         if (!conf)
                 return -1;
@@ -177,7 +170,7 @@ static int exe_start(exe_t *exe, char *errstr, size_t errstr_size) {
                 return -1;
         const char *cconf[] = {"fetch.wait.max.ms", "10",
                                "queued.max.messages.kbytes", "4096", NULL};
-        conf = sched_kafka_conf(exe->conf.bootstrap, "klok-executor", cconf,
+        conf = sched_kafka_conf(exe->conf.common.bootstrap, "klok-executor", cconf,
                                 errstr, errstr_size);
         if (!conf)
                 return -1;
@@ -272,9 +265,9 @@ int main(int argc, char **argv) {
                         return 2;
                 }
         }
-        if (sched_log_set_level(exe.conf.log_level)) {
+        if (sched_log_set_level(exe.conf.common.log_level)) {
                 fprintf(stderr, "klok-executor: unknown log.level \"%s\"\n",
-                        exe.conf.log_level);
+                        exe.conf.common.log_level);
                 return 2;
         }
         signal(SIGTERM, on_signal);

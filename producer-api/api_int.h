@@ -24,6 +24,7 @@
 #include <microhttpd.h>
 
 #include "sched/codec.h"
+#include "sched/config.h"
 #include "sched/event.h"
 #include "sched/kafka.h"
 #include "sched/store.h"
@@ -31,11 +32,9 @@
 /* --- Configuration (main.c holds the table) ------------------------------- */
 
 typedef struct api_conf_s {
+        sched_conf_common_t common;
         char listen_addr[64];
         int64_t listen_port;
-        char kafka_bootstrap[512];
-        char topic_prefix[128];
-        char schemas_dir[1024];
         char data_dir[1024];
         int64_t http_threads;
         int64_t http_body_max;
@@ -46,7 +45,6 @@ typedef struct api_conf_s {
         int64_t view_wait_max_ms;
         int64_t shutdown_timeout_ms;
         char auth_mode[16];
-        char log_level[16];
 } api_conf_t;
 
 /* --- Metrics (metrics.c) -------------------------------------------------- */

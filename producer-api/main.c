@@ -30,12 +30,7 @@ static const sched_conf_prop_t api_props[] = {
          "numeric IPv4 or IPv6 address to listen on", 0, 0},
         {"listen.port", SCHED_CONF_INT, INT(listen_port), "8080",
          "TCP port to listen on", 1, 65535},
-        {"kafka.bootstrap", SCHED_CONF_STR, STR(kafka_bootstrap),
-         "127.0.0.1:9092", "Kafka bootstrap servers (host:port,...)", 0, 0},
-        {"topic.prefix", SCHED_CONF_STR, STR(topic_prefix), "klok",
-         "prefix of klok's topics (<prefix>.commands, ...)", 0, 0},
-        {"schemas.dir", SCHED_CONF_STR, STR(schemas_dir), "schemas",
-         "directory of klok's Avro schemas (*.avsc)", 0, 0},
+        SCHED_CONF_COMMON(api_conf_t),
         {"data.dir", SCHED_CONF_STR, STR(data_dir), "var/api-view",
          "RocksDB directory of the status view (derived: may be deleted "
          "to rebuild it from Kafka)",
@@ -66,8 +61,6 @@ static const sched_conf_prop_t api_props[] = {
          "(local development only; must be set explicitly); \"jwt\" is not "
          "implemented yet",
          0, 0},
-        {"log.level", SCHED_CONF_STR, STR(log_level), "info",
-         "debug, info, warn or error", 0, 0},
         SCHED_CONF_END};
 
 static int run(api_t *api) {
@@ -75,7 +68,7 @@ static int run(api_t *api) {
         sigset_t sigs;
         int sig = 0;
 
-        api->codec = sched_codec_new(api->conf.schemas_dir, errstr,
+        api->codec = sched_codec_new(api->conf.common.schemas_dir, errstr,
                                      sizeof(errstr));
         if (!api->codec) {
                 sched_error(SUB, "schemas: %s", errstr);
@@ -142,9 +135,9 @@ int main(int argc, char **argv) {
                 sched_error(SUB, "config: %s", errstr);
                 return 2;
         }
-        if (sched_log_set_level(api.conf.log_level)) {
+        if (sched_log_set_level(api.conf.common.log_level)) {
                 sched_error(SUB, "config: log.level: unknown level \"%s\"",
-                            api.conf.log_level);
+                            api.conf.common.log_level);
                 return 2;
         }
         if (!strcmp(api.conf.auth_mode, "dev")) {
@@ -160,11 +153,11 @@ int main(int argc, char **argv) {
                 return 2;
         }
         sched_topic(api.topic_commands, sizeof(api.topic_commands),
-                    api.conf.topic_prefix, "commands");
+                    api.conf.common.prefix, "commands");
         sched_topic(api.topic_status, sizeof(api.topic_status),
-                    api.conf.topic_prefix, "status");
+                    api.conf.common.prefix, "status");
         sched_topic(api.topic_dlq, sizeof(api.topic_dlq),
-                    api.conf.topic_prefix, "dlq");
+                    api.conf.common.prefix, "dlq");
 
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);

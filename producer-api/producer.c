@@ -97,7 +97,7 @@ int api_producer_start(api_t *api, char *errstr, size_t errstr_size) {
         const char *extra[] = {"linger.ms", linger, "message.timeout.ms",
                                timeout, NULL};
         rd_kafka_conf_t *conf =
-                sched_kafka_conf(api->conf.kafka_bootstrap, "klok-api",
+                sched_kafka_conf(api->conf.common.bootstrap, "klok-api",
                                  extra, errstr, errstr_size);
         if (!conf)
                 return -1;

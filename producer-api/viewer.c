@@ -424,7 +424,7 @@ int api_viewer_start(api_t *api, char *errstr, size_t errstr_size) {
                 return -1;
         }
         rd_kafka_conf_t *conf = sched_kafka_conf(
-                api->conf.kafka_bootstrap, "klok-api-view", NULL, errstr,
+                api->conf.common.bootstrap, "klok-api-view", NULL, errstr,
                 errstr_size);
         if (!conf)
                 return -1;

@@ -94,7 +94,7 @@ static rd_kafka_resp_err_t emit_fire(tmr_t *t, rd_kafka_t *rk,
         memcpy(due.u.due.queue, def->queue, sizeof(due.u.due.queue));
         due.u.due.priority = def->priority;
         due.u.due.timeout_ms = def->timeout_ms;
-        sched_topic_executions(topic, sizeof(topic), t->conf.prefix,
+        sched_topic_executions(topic, sizeof(topic), t->conf.common.prefix,
                                def->queue[0] ? def->queue : "default",
                                def->priority == SCHED_PRIO_HIGH);
         rd_kafka_resp_err_t err =

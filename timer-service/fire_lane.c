@@ -122,7 +122,7 @@ tmr_lane_t *tmr_lane_new(tmr_t *t, int index, char *errstr,
         const char *pconf[] = {"linger.ms", "1", "transaction.timeout.ms",
                                txn_timeout, "retry.backoff.ms", "5", NULL};
         rd_kafka_conf_t *conf = sched_kafka_conf(
-                t->conf.bootstrap, client_id, pconf, errstr, errstr_size);
+                t->conf.common.bootstrap, client_id, pconf, errstr, errstr_size);
         if (!conf)
                 return NULL;
         tmr_lane_t *lane = calloc(1, sizeof(*lane));

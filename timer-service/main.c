@@ -22,12 +22,7 @@
          sizeof(((tmr_conf_t *)0)->field), def, doc, min, max}
 
 static const sched_conf_prop_t tmr_props[] = {
-        P("kafka.bootstrap", SCHED_CONF_STR, bootstrap, "127.0.0.1:9092",
-          "Kafka bootstrap servers", 0, 0),
-        P("topic.prefix", SCHED_CONF_STR, prefix, "klok",
-          "prefix of every klok topic", 0, 0),
-        P("schemas.dir", SCHED_CONF_STR, schemas_dir, "schemas",
-          "directory of the Avro schemas (*.avsc)", 0, 0),
+        SCHED_CONF_COMMON(tmr_conf_t),
         P("data.dir", SCHED_CONF_STR, data_dir, "var/timer",
           "RocksDB directory of this instance", 0, 0),
         P("group.id", SCHED_CONF_STR, group_id, "klok-timer",
@@ -36,8 +31,6 @@ static const sched_conf_prop_t tmr_props[] = {
           "stable id of this instance, unique in the group (transactional.id "
           "= group.id-instance.id)",
           0, 0),
-        P("log.level", SCHED_CONF_STR, log_level, "info",
-          "debug, info, warn or error", 0, 0),
         P("admin.addr", SCHED_CONF_STR, admin_addr, "127.0.0.1",
           "address of /healthz, /readyz and /metrics", 0, 0),
         P("admin.port", SCHED_CONF_INT, admin_port, "0",
@@ -126,11 +119,11 @@ static int tmr_start(tmr_t *t, char *errstr, size_t errstr_size) {
                  t->conf.instance_id);
         snprintf(txn_id, sizeof(txn_id), "%s-%s", t->conf.group_id,
                  t->conf.instance_id);
-        sched_topic(t->t_commands, sizeof(t->t_commands), t->conf.prefix,
+        sched_topic(t->t_commands, sizeof(t->t_commands), t->conf.common.prefix,
                     "commands");
-        sched_topic(t->t_status, sizeof(t->t_status), t->conf.prefix,
+        sched_topic(t->t_status, sizeof(t->t_status), t->conf.common.prefix,
                     "status");
-        sched_topic(t->t_dlq, sizeof(t->t_dlq), t->conf.prefix, "dlq");
+        sched_topic(t->t_dlq, sizeof(t->t_dlq), t->conf.common.prefix, "dlq");
 
         tmr_metrics_init(t);
         if (!(t->admin = sched_admin_start(t->conf.admin_addr,
@@ -138,7 +131,7 @@ static int tmr_start(tmr_t *t, char *errstr, size_t errstr_size) {
                                            t->metrics, tmr_ready, t, errstr,
                                            errstr_size)))
                 return -1;
-        if (!(t->codec = sched_codec_new(t->conf.schemas_dir, errstr,
+        if (!(t->codec = sched_codec_new(t->conf.common.schemas_dir, errstr,
                                          errstr_size)))
                 return -1;
         if (!(t->store = sched_store_open(t->conf.data_dir, errstr,
@@ -148,7 +141,7 @@ static int tmr_start(tmr_t *t, char *errstr, size_t errstr_size) {
         t->inflight = sched_strset_new();
 
         rd_kafka_conf_t *conf;
-        conf = sched_kafka_conf(t->conf.bootstrap, client_id, NULL, errstr,
+        conf = sched_kafka_conf(t->conf.common.bootstrap, client_id, NULL, errstr,
                                 errstr_size);
         if (!conf || !(t->dlq_producer = sched_kafka_producer_new(
                                conf, NULL, errstr, errstr_size)))
@@ -164,7 +157,7 @@ static int tmr_start(tmr_t *t, char *errstr, size_t errstr_size) {
                                "session.timeout.ms", "10000",
                                "heartbeat.interval.ms", "1000",
                                "group.instance.id", txn_id, NULL};
-        conf = sched_kafka_conf(t->conf.bootstrap, client_id, cconf, errstr,
+        conf = sched_kafka_conf(t->conf.common.bootstrap, client_id, cconf, errstr,
                                 errstr_size);
         if (!conf)
                 return -1;
@@ -259,9 +252,9 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "klok-timer: %s\n", errstr);
                 return errstr[0] ? 2 : 0;
         }
-        if (sched_log_set_level(t.conf.log_level)) {
+        if (sched_log_set_level(t.conf.common.log_level)) {
                 fprintf(stderr, "klok-timer: log.level: unknown level \"%s\"\n",
-                        t.conf.log_level);
+                        t.conf.common.log_level);
                 return 2;
         }
         signal(SIGTERM, on_signal);

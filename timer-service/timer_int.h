@@ -16,6 +16,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "sched/codec.h"
+#include "sched/config.h"
 #include "sched/admin.h"
 #include "sched/kafka.h"
 #include "sched/metrics.h"
@@ -23,13 +24,10 @@
 #include "sched/strset.h"
 
 typedef struct tmr_conf_s {
-        char bootstrap[512];
-        char prefix[64];
-        char schemas_dir[1024];
+        sched_conf_common_t common;
         char data_dir[1024];
         char group_id[128];
         char instance_id[64];
-        char log_level[16];
         char admin_addr[64];
         int64_t admin_port;
         int64_t fire_batch_max;

@@ -34,6 +34,30 @@ typedef struct sched_conf_prop_s {
         int64_t min, max; /* INT: inclusive bounds */
 } sched_conf_prop_t;
 
+/** Settings every klok service has; embed as `common` in a service's
+ *  config struct and list SCHED_CONF_COMMON(type) in its table. */
+typedef struct sched_conf_common_s {
+        char bootstrap[512];   /* kafka.bootstrap */
+        char prefix[64];       /* topic.prefix */
+        char schemas_dir[1024]; /* schemas.dir */
+        char log_level[16];    /* log.level */
+} sched_conf_common_t;
+
+#define SCHED_CONF_COMMON_STR(type, field, name, def, doc)                    \
+        {name, SCHED_CONF_STR, offsetof(type, common.field),                  \
+         sizeof(((type *)0)->common.field), def, doc, 0, 0}
+#define SCHED_CONF_COMMON(type)                                               \
+        SCHED_CONF_COMMON_STR(type, bootstrap, "kafka.bootstrap",             \
+                              "127.0.0.1:9092",                               \
+                              "Kafka bootstrap servers (host:port,...)"),     \
+        SCHED_CONF_COMMON_STR(type, prefix, "topic.prefix", "klok",           \
+                              "prefix of klok's topics (<prefix>.commands, "  \
+                              "...)"),                                        \
+        SCHED_CONF_COMMON_STR(type, schemas_dir, "schemas.dir", "schemas",    \
+                              "directory of klok's Avro schemas (*.avsc)"),   \
+        SCHED_CONF_COMMON_STR(type, log_level, "log.level", "info",           \
+                              "debug, info, warn or error")
+
 /** Table terminator. */
 #define SCHED_CONF_END {NULL, 0, 0, 0, NULL, NULL, 0, 0}
 
