@@ -24,6 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sched/cron.h"
+#include "sched/tz.h"
+
 #define ROW_VERSION 2
 
 static void be32_put(unsigned char *p, uint32_t v) {
@@ -326,6 +329,37 @@ static const char *interval_invalid(const sched_schedule_t *s) {
         return NULL;
 }
 
+/* The cron occurrence strictly after after_ms within the schedule's start
+ * and end, or SCHED_NONE with the reason. */
+static int64_t cron_next(const sched_schedule_t *s, int64_t after_ms,
+                         char *reason, size_t reason_size) {
+        sched_cron_t cron;
+        char why[200];
+        if (sched_cron_parse(s->cron, &cron, why, sizeof(why))) {
+                sched_seterr(reason, reason_size, SCHED_ERR_INVALID,
+                             "cron schedule: %s", why);
+                return SCHED_NONE;
+        }
+        sched_tz_t *tz = sched_tz_open(s->tz, why, sizeof(why));
+        if (!tz) {
+                sched_seterr(reason, reason_size, SCHED_ERR_INVALID,
+                             "cron schedule: timezone: %s", why);
+                return SCHED_NONE;
+        }
+        if (s->start_ms != SCHED_NONE && after_ms < s->start_ms - 1)
+                after_ms = s->start_ms - 1;
+        int64_t next;
+        sched_err_t err = sched_cron_next(&cron, tz, after_ms, &next);
+        sched_tz_close(tz);
+        if (err || (s->end_ms != SCHED_NONE && next > s->end_ms)) {
+                sched_seterr(reason, reason_size, SCHED_ERR_INVALID,
+                             "cron schedule: no occurrence %s",
+                             err ? "ever" : "before its end");
+                return SCHED_NONE;
+        }
+        return next;
+}
+
 int64_t sched_timer_first_due(const sched_event_t *create, char *reason,
                               size_t reason_size) {
         const sched_schedule_t *s = &create->u.def.schedule;
@@ -359,10 +393,13 @@ int64_t sched_timer_first_due(const sched_event_t *create, char *reason,
                 return first;
         }
         case SCHED_KIND_CRON:
-                sched_seterr(reason, reason_size, SCHED_ERR_INVALID,
-                             "schedule kind %s is not supported yet",
-                             sched_kind2str(s->kind));
-                return SCHED_NONE;
+                if (s->start_ms != SCHED_NONE && s->end_ms != SCHED_NONE &&
+                    s->end_ms < s->start_ms) {
+                        sched_seterr(reason, reason_size, SCHED_ERR_INVALID,
+                                     "cron schedule: end is before start");
+                        return SCHED_NONE;
+                }
+                return cron_next(s, create->ts_ms, reason, reason_size);
         }
         sched_seterr(reason, reason_size, SCHED_ERR_INVALID,
                      "schedule %s lacks its time", sched_kind2str(s->kind));
@@ -376,9 +413,12 @@ int64_t sched_timer_first_due(const sched_event_t *create, char *reason,
 static int64_t next_occurrence(const sched_timer_job_t *job, int64_t occ_ms,
                                int64_t fired_ms) {
         const sched_schedule_t *s = &job->def.u.def.schedule;
-        if (s->kind != SCHED_KIND_INTERVAL)
-                return SCHED_NONE;
         if (s->max_runs > 0 && job->runs >= s->max_runs)
+                return SCHED_NONE;
+        if (s->kind == SCHED_KIND_CRON)
+                return cron_next(s, occ_ms > fired_ms ? occ_ms : fired_ms,
+                                 NULL, 0);
+        if (s->kind != SCHED_KIND_INTERVAL)
                 return SCHED_NONE;
         int64_t next = occ_ms + s->interval_ms;
         if (next <= fired_ms)

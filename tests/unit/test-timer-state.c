@@ -209,9 +209,12 @@ static void test_unsupported_schedule_is_rejected(void **state) {
         sched_event_t ev;
         sched_timer_effect_t eff;
         create_ev(&ev, "job-c", SCHED_KIND_CRON, 1, 0);
+        snprintf(ev.u.def.schedule.cron, sizeof(ev.u.def.schedule.cron),
+                 "61 * * * *");
         apply(fx, &ev, &eff);
         assert_true(eff.rejected);
         assert_non_null(strstr(eff.reason, "cron"));
+        assert_non_null(strstr(eff.reason, "minute"));
         commit(fx);
         /* The due checker announces REJECTED; applied back, it is final. */
         assert_int_equal(state_of(fx, "job-c"), SCHED_TJ_DECIDING);
@@ -424,6 +427,54 @@ static void test_interval_schedule(void **state) {
         fx_destroy(fx);
 }
 
+/* Cron: the first occurrence after creation, the next after each firing
+ * (skipping what was missed), in the job's zone, within start..end. */
+static void test_cron_schedule(void **state) {
+        (void)state;
+        fx_t *fx = fx_new();
+        sched_event_t ev;
+        const int64_t H = 3600 * 1000;
+        create_ev(&ev, "job-k", SCHED_KIND_CRON, 1000, 0);
+        snprintf(ev.u.def.schedule.cron, sizeof(ev.u.def.schedule.cron),
+                 "0 * * * *");
+        ev.u.def.schedule.end_ms = 3 * H;
+        apply(fx, &ev, NULL);
+        commit(fx);
+        assert_true(has_due(fx, "job-k", SCHED_DUE_FIRE, H));
+        outcome(fx, "job-k", SCHED_STATUS_FIRED, H, 1, H + 5, false, 0);
+        assert_true(has_due(fx, "job-k", SCHED_DUE_FIRE, 2 * H));
+        /* Fired 30 min late: the next is the first after the firing. */
+        outcome(fx, "job-k", SCHED_STATUS_FIRED, 2 * H, 1, 2 * H + H / 2,
+                false, 0);
+        assert_true(has_due(fx, "job-k", SCHED_DUE_FIRE, 3 * H));
+        outcome(fx, "job-k", SCHED_STATUS_FIRED, 3 * H, 1, 3 * H, false, 0);
+        assert_int_equal(get_job(fx, "job-k").state, SCHED_TJ_DECIDING);
+        assert_int_equal(get_job(fx, "job-k").decide, SCHED_DECIDE_COMPLETE);
+
+        /* In a zone: 09:30 in Kathmandu (+05:45 since 1986) is 03:45Z;
+         * created 2026-11-23T13:20:46Z, it first fires the next morning. */
+        create_ev(&ev, "job-z", SCHED_KIND_CRON, 1795440046123LL, 0);
+        snprintf(ev.u.def.schedule.cron, sizeof(ev.u.def.schedule.cron),
+                 "30 9 * * *");
+        snprintf(ev.u.def.schedule.tz, sizeof(ev.u.def.schedule.tz),
+                 "Asia/Kathmandu");
+        apply(fx, &ev, NULL);
+        commit(fx);
+        assert_true(has_due(fx, "job-z", SCHED_DUE_FIRE,
+                            1795491900000LL)); /* 2026-11-24T03:45:00Z */
+        /* An unknown zone is rejected with the reason. */
+        sched_timer_effect_t eff;
+        create_ev(&ev, "job-badtz", SCHED_KIND_CRON, 0, 0);
+        snprintf(ev.u.def.schedule.cron, sizeof(ev.u.def.schedule.cron),
+                 "30 9 * * *");
+        snprintf(ev.u.def.schedule.tz, sizeof(ev.u.def.schedule.tz),
+                 "Mars/Olympus");
+        apply(fx, &ev, &eff);
+        assert_true(eff.rejected);
+        assert_non_null(strstr(eff.reason, "timezone"));
+        fx_destroy(fx);
+}
+
 static void test_update_moves_the_pending_firing(void **state) {
         (void)state;
         fx_t *fx = fx_new();
@@ -571,6 +622,7 @@ int main(void) {
                 cmocka_unit_test(test_visibility_deadline),
                 cmocka_unit_test(test_interval_schedule),
                 cmocka_unit_test(test_update_moves_the_pending_firing),
+                cmocka_unit_test(test_cron_schedule),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
