@@ -202,8 +202,9 @@ static int consume_one(viewer_t *v, const rd_kafka_message_t *msg, int t) {
                 dead_letter(v, msg, reason);
         } else {
                 sched_view_result_t res;
-                err = sched_view_apply(api->store, v->batch, &ev, &res,
-                                       errstr, sizeof(errstr));
+                err = sched_view_apply(api->store, v->batch, api->codec, &ev,
+                                       msg->offset, &res, errstr,
+                                       sizeof(errstr));
                 sched_event_clear(&ev);
                 if (err == SCHED_ERR_INVALID) {
                         char reason[600];

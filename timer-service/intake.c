@@ -151,7 +151,8 @@ static int apply_record(tmr_t *t, const rd_kafka_message_t *rkm,
                 return 0;
         }
         err = sched_timer_apply(t->store, t->batch, t->codec, ev,
-                                rkm->partition, eff, errstr, sizeof(errstr));
+                                rkm->partition, rkm->offset, eff, errstr,
+                                sizeof(errstr));
         if (err) {
                 sched_error("timer", "apply %s of job %s: %s",
                             sched_ev_type2str(ev->type), ev->job_id, errstr);

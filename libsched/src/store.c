@@ -193,6 +193,30 @@ sched_iter_t *sched_store_iter(sched_store_t *store, sched_cf_t cf,
         return it;
 }
 
+sched_iter_t *sched_store_iter_batch(sched_store_t *store, sched_batch_t *batch,
+                                     sched_cf_t cf, const void *lower,
+                                     size_t lower_len) {
+        sched_iter_t *it = calloc(1, sizeof(*it));
+        if (!it)
+                return NULL;
+        it->ropts = rocksdb_readoptions_create();
+        if (lower) {
+                it->lower = dup_bytes(lower, lower_len);
+                rocksdb_readoptions_set_iterate_lower_bound(
+                        it->ropts, it->lower, lower_len);
+        }
+        rocksdb_iterator_t *base = rocksdb_create_iterator_cf(
+                store->db, it->ropts, store->cfs[cf]);
+        /* The batch iterator takes ownership of the base iterator. */
+        it->it = rocksdb_writebatch_wi_create_iterator_with_base_cf(
+                batch->wb, base, store->cfs[cf]);
+        if (lower)
+                rocksdb_iter_seek(it->it, it->lower, lower_len);
+        else
+                rocksdb_iter_seek_to_first(it->it);
+        return it;
+}
+
 bool sched_iter_valid(sched_iter_t *it) {
         return rocksdb_iter_valid(it->it);
 }

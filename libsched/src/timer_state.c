@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "sched/cron.h"
+#include "sched/orphans.h"
 #include "sched/tz.h"
 
 #define ROW_VERSION 2
@@ -248,6 +249,14 @@ static sched_err_t job_put(sched_store_t *store, sched_batch_t *batch,
 
 /* --- Due entries ------------------------------------------------------------ */
 
+/* Note an added due entry; the service keeps the earliest as its scan
+ * bound. */
+static void eff_due(sched_timer_effect_t *eff, int64_t due_ms) {
+        if (!eff->due_added || due_ms < eff->due_ms)
+                eff->due_ms = due_ms;
+        eff->due_added = true;
+}
+
 static void due_set(sched_store_t *store, sched_batch_t *batch,
                     const sched_timer_job_t *job, char kind, int64_t due_ms) {
         unsigned char key[SCHED_DUE_KEY_MAX];
@@ -275,8 +284,7 @@ static void fire_at(sched_store_t *store, sched_batch_t *batch,
         job->fire_attempt = attempt;
         job->next_due_ms = due_ms;
         due_set(store, batch, job, SCHED_DUE_FIRE, due_ms);
-        eff->due_added = true;
-        eff->due_ms = due_ms;
+        eff_due(eff, due_ms);
 }
 
 static void fire_clear(sched_store_t *store, sched_batch_t *batch,
@@ -293,8 +301,7 @@ static void deadline_set(sched_store_t *store, sched_batch_t *batch,
         if (deadline_ms == SCHED_NONE)
                 return;
         due_set(store, batch, job, SCHED_DUE_VISIBILITY, deadline_ms);
-        eff->due_added = true;
-        eff->due_ms = deadline_ms;
+        eff_due(eff, deadline_ms);
 }
 
 static void decide_set(sched_store_t *store, sched_batch_t *batch,
@@ -306,8 +313,7 @@ static void decide_set(sched_store_t *store, sched_batch_t *batch,
         if (at_ms == SCHED_NONE)
                 return;
         due_set(store, batch, job, SCHED_DUE_DECIDE, at_ms);
-        eff->due_added = true;
-        eff->due_ms = at_ms;
+        eff_due(eff, at_ms);
 }
 
 static bool recurring(const sched_timer_job_t *job) {
@@ -431,6 +437,28 @@ static int64_t next_occurrence(const sched_timer_job_t *job, int64_t occ_ms,
 
 /* --- Appliers, one per event ---------------------------------------------- */
 
+static bool apply_status(sched_store_t *store, sched_batch_t *batch,
+                         sched_timer_job_t *job, const sched_event_t *ev,
+                         sched_timer_effect_t *eff);
+
+/* A parked status event, applied to the job being created. */
+typedef struct orphan_ctx_s {
+        sched_store_t *store;
+        sched_batch_t *batch;
+        sched_timer_job_t *job;
+        sched_timer_effect_t *eff;
+} orphan_ctx_t;
+
+static sched_err_t orphan_apply(void *opaque, const sched_event_t *ev) {
+        orphan_ctx_t *c = opaque;
+        char settled[sizeof(c->eff->settled)];
+        memcpy(settled, c->eff->settled, sizeof(settled));
+        apply_status(c->store, c->batch, c->job, ev, c->eff);
+        /* Orphans settled their in-flight keys when first read. */
+        memcpy(c->eff->settled, settled, sizeof(settled));
+        return SCHED_ERR_OK;
+}
+
 static sched_err_t apply_create(sched_store_t *store, sched_batch_t *batch,
                                 const sched_codec_t *codec,
                                 const sched_event_t *ev, int32_t partition,
@@ -466,7 +494,13 @@ static sched_err_t apply_create(sched_store_t *store, sched_batch_t *batch,
                 job.state = SCHED_TJ_SCHEDULED;
                 fire_at(store, batch, &job, first, 1, first, eff);
         }
-        err = job_put(store, batch, codec, &job, errstr, errstr_size);
+        /* What the status topic said of this job before its CreateJob was
+         * read, in log order, as if it had come after. */
+        orphan_ctx_t ctx = {store, batch, &job, eff};
+        err = sched_orphan_take(store, batch, codec, 'T', ev->job_id,
+                                orphan_apply, &ctx);
+        if (!err)
+                err = job_put(store, batch, codec, &job, errstr, errstr_size);
         sched_timer_job_clear(&job);
         return err;
 }
@@ -505,8 +539,7 @@ static bool apply_control(sched_store_t *store, sched_batch_t *batch,
                         return false;
                 job->state = SCHED_TJ_SCHEDULED;
                 due_set(store, batch, job, SCHED_DUE_FIRE, job->next_due_ms);
-                eff->due_added = true;
-                eff->due_ms = job->next_due_ms;
+                eff_due(eff, job->next_due_ms);
                 return true;
         default:
                 return false;
@@ -725,8 +758,8 @@ static bool apply_status(sched_store_t *store, sched_batch_t *batch,
 sched_err_t sched_timer_apply(sched_store_t *store, sched_batch_t *batch,
                               const sched_codec_t *codec,
                               const sched_event_t *ev, int32_t partition,
-                              sched_timer_effect_t *effect, char *errstr,
-                              size_t errstr_size) {
+                              int64_t offset, sched_timer_effect_t *effect,
+                              char *errstr, size_t errstr_size) {
         memset(effect, 0, sizeof(*effect));
         if (ev->type == SCHED_EV_CREATE_JOB)
                 return apply_create(store, batch, codec, ev, partition, effect,
@@ -736,16 +769,17 @@ sched_err_t sched_timer_apply(sched_store_t *store, sched_batch_t *batch,
 
         sched_timer_job_t job;
         if (sched_timer_job_get(store, batch, codec, ev->job_id, &job)) {
-                /* Unknown job: nothing to change, but a timer-written
-                 * event still settles its in-flight key. */
-                if (ev->type == SCHED_EV_STATUS) {
-                        sched_timer_job_t none;
-                        memset(&none, 0, sizeof(none));
-                        none.cur_occ_ms = none.next_due_ms = SCHED_NONE;
-                        none.state = SCHED_TJ_DONE;
-                        apply_status(store, batch, &none, ev, effect);
-                }
-                return SCHED_ERR_OK;
+                /* Unknown job: a command changes nothing; a status event
+                 * is parked for the CreateJob still to come (and a
+                 * timer-written one settles its in-flight key now). */
+                if (ev->type != SCHED_EV_STATUS)
+                        return SCHED_ERR_OK;
+                sched_timer_job_t none;
+                memset(&none, 0, sizeof(none));
+                none.cur_occ_ms = none.next_due_ms = SCHED_NONE;
+                none.state = SCHED_TJ_DONE;
+                apply_status(store, batch, &none, ev, effect);
+                return sched_orphan_put(store, batch, codec, 'T', ev, offset);
         }
         bool changed;
         if (ev->type == SCHED_EV_STATUS)

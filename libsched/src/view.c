@@ -7,6 +7,8 @@
  */
 #include "sched/view.h"
 
+#include "sched/orphans.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -548,8 +550,39 @@ static void job_status(json_t *job, const sched_event_t *ev,
 
 /* --- Entry point ---------------------------------------------------------- */
 
+/* A parked status event, taken by the job row being created. */
+typedef struct orphan_ctx_s {
+        sched_store_t *store;
+        sched_batch_t *batch;
+        json_t *job;
+        bool *oom;
+} orphan_ctx_t;
+
+static sched_err_t orphan_apply(void *opaque, const sched_event_t *ev) {
+        orphan_ctx_t *c = opaque;
+        const char *tenant =
+                json_string_value(json_object_get(c->job, "tenant"));
+        if (!tenant || strcmp(tenant, ev->tenant))
+                return SCHED_ERR_OK; /* not this job's tenant: ignored */
+        json_t *ex = NULL;
+        if (ev->u.status.execution_id[0]) {
+                char xkey[SCHED_VIEW_KEY_MAX];
+                size_t xlen = sched_view_exec_key(xkey, ev->tenant, ev->job_id,
+                                                  ev->u.status.execution_id);
+                sched_err_t err = doc_load(c->store, c->batch,
+                                           SCHED_CF_VIEW_EXECS, xkey, xlen,
+                                           &ex, NULL, 0);
+                if (err)
+                        return err;
+        }
+        job_status(c->job, ev, ex, c->oom);
+        json_decref(ex);
+        return SCHED_ERR_OK;
+}
+
 sched_err_t sched_view_apply(sched_store_t *store, sched_batch_t *batch,
-                             const sched_event_t *ev,
+                             const sched_codec_t *codec,
+                             const sched_event_t *ev, int64_t offset,
                              sched_view_result_t *resultp, char *errstr,
                              size_t errstr_size) {
         char jkey[SCHED_VIEW_KEY_MAX], xkey[SCHED_VIEW_KEY_MAX];
@@ -580,6 +613,13 @@ sched_err_t sched_view_apply(sched_store_t *store, sched_batch_t *batch,
                 if (!job) {
                         job = job_new(ev, &oom);
                         result = SCHED_VIEW_APPLIED;
+                        /* What the status topic said of it before its
+                         * CreateJob was read, in log order. */
+                        orphan_ctx_t ctx = {store, batch, job, &oom};
+                        if (job)
+                                err = sched_orphan_take(store, batch, codec,
+                                                        'V', ev->job_id,
+                                                        orphan_apply, &ctx);
                 }
                 break;
         case SCHED_EV_STATUS:
@@ -603,6 +643,10 @@ sched_err_t sched_view_apply(sched_store_t *store, sched_batch_t *batch,
                 }
                 if (job && !err) {
                         job_status(job, ev, ex, &oom);
+                        result = SCHED_VIEW_APPLIED;
+                } else if (!job && !err) {
+                        err = sched_orphan_put(store, batch, codec, 'V', ev,
+                                               offset);
                         result = SCHED_VIEW_APPLIED;
                 }
                 break;

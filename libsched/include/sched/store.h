@@ -30,7 +30,8 @@
         X(VIEW_JOBS, 4, "view_jobs")   /* view: tenant|job_id -> JSON */      \
         X(VIEW_EXECS, 5, "view_execs") /* view: tenant|job|exec -> JSON */    \
         X(INFLIGHT, 6, "inflight")     /* timer: running executions */        \
-        X(EXEC_DONE, 7, "exec_done")   /* executor: completed ids */
+        X(EXEC_DONE, 7, "exec_done")   /* executor: completed ids */        \
+        X(ORPHANS, 8, "orphans")       /* status events before their job */
 
 typedef enum sched_cf_e {
 #define SCHED_CF_ENUM(name, id, str) SCHED_CF_##name = id,
@@ -81,6 +82,14 @@ sched_err_t sched_store_write(sched_store_t *store, sched_batch_t *batch,
 sched_iter_t *sched_store_iter(sched_store_t *store, sched_cf_t cf,
                                const void *lower, size_t lower_len,
                                const void *upper, size_t upper_len);
+/**
+ * The same over the store with the batch's pending writes laid over it
+ * (what the store will hold once the batch is written).  Only the lower
+ * bound is applied to the batch's part: callers check their own end.
+ */
+sched_iter_t *sched_store_iter_batch(sched_store_t *store, sched_batch_t *batch,
+                                     sched_cf_t cf, const void *lower,
+                                     size_t lower_len);
 bool sched_iter_valid(sched_iter_t *it);
 void sched_iter_next(sched_iter_t *it);
 const char *sched_iter_key(sched_iter_t *it, size_t *lenp);

@@ -107,16 +107,18 @@ int64_t sched_retry_backoff_ms(const sched_retry_t *retry,
                                int32_t next_attempt);
 
 /**
- * Apply one event read from partition `partition` of commands or status.
- * Writes into batch (which is read back by later calls before it is
- * written).  Events about unknown jobs and events that do not apply in the
- * job's state change nothing (they are still consumed).
+ * Apply one event read at `offset` of partition `partition` of commands or
+ * status.  Writes into batch (which is read back by later calls before it
+ * is written).  A status event of a job not created yet is parked
+ * (sched/orphans.h) and applied right after the job's CreateJob; commands
+ * for unknown jobs and events that do not apply in the job's state change
+ * nothing (they are still consumed).
  */
 sched_err_t sched_timer_apply(sched_store_t *store, sched_batch_t *batch,
                               const sched_codec_t *codec,
                               const sched_event_t *ev, int32_t partition,
-                              sched_timer_effect_t *effect, char *errstr,
-                              size_t errstr_size);
+                              int64_t offset, sched_timer_effect_t *effect,
+                              char *errstr, size_t errstr_size);
 
 /** Load a job (from batch then store).  On success clear it with
  *  sched_timer_job_clear(). */

@@ -35,6 +35,7 @@
 #include <stddef.h>
 
 #include "sched/err.h"
+#include "sched/codec.h"
 #include "sched/event.h"
 #include "sched/store.h"
 
@@ -49,16 +50,20 @@ typedef enum sched_view_result_e {
 } sched_view_result_t;
 
 /**
- * Apply one record to the view inside batch (reading through the batch, so
- * records of one consumed batch see each other).  *resultp (may be NULL)
- * says whether rows changed.
+ * Apply one record, read at `offset` of its partition, to the view inside
+ * batch (reading through the batch, so records of one consumed batch see
+ * each other).  *resultp (may be NULL) says whether rows changed.  A status
+ * event of a job whose CreateJob has not been read yet updates its
+ * execution row at once and is parked (sched/orphans.h) so the job row
+ * takes it in log order when the CreateJob comes.
  *
  * Returns SCHED_ERR_INVALID for a record that can never be applied (empty
  * tenant or job id): dead-letter it.  SCHED_ERR_STORE or SCHED_ERR_NOMEM:
  * the batch is unusable, retry it from the consumed position.
  */
 sched_err_t sched_view_apply(sched_store_t *store, sched_batch_t *batch,
-                             const sched_event_t *ev,
+                             const sched_codec_t *codec,
+                             const sched_event_t *ev, int64_t offset,
                              sched_view_result_t *resultp, char *errstr,
                              size_t errstr_size);
 
