@@ -79,6 +79,9 @@ void tmr_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                            parts->cnt);
                 tmr_publish_partitions(t);
                 rd_kafka_assign(rk, parts);
+                /* Return from the poll that ran this callback: the loop
+                 * must recompute its wait now that it owns partitions. */
+                rd_kafka_yield(rk);
                 return;
         }
         /* Every transaction in flight ends before the partitions go: a new

@@ -233,9 +233,14 @@ static void tmr_stop(tmr_t *t) {
 
 /* How long the loop may wait for input before the next due time. */
 static int wait_ms(const tmr_t *t, int64_t next_due_ms, int64_t now_ms) {
-        for (int32_t p = 0; p < t->nparts; p++)
+        bool owned = false;
+        for (int32_t p = 0; p < t->nparts; p++) {
                 if (t->parts[p].owned && !t->parts[p].restored)
                         return 50; /* restoring: fire as soon as done */
+                owned |= t->parts[p].owned;
+        }
+        if (!owned)
+                return 50; /* joining: the assignment may come any moment */
         if (next_due_ms == SCHED_NONE)
                 return 1000;
         int64_t d = next_due_ms - now_ms;

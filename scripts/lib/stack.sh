@@ -161,11 +161,17 @@ klok_stack_up() {
     printf '%s\n' "$api_port" >"$run_dir/api.port"
 }
 
-# klok_stack_down RUN_DIR — services first (they flush to Kafka), then the broker.
+# klok_stack_down RUN_DIR — every service with a pid file in RUN_DIR (the three of the stack
+# and any extra instance a test started, e.g. timer-1), then the broker.
 klok_stack_down() {
-    local run_dir="$1" svc
+    local run_dir="$1" pidfile svc
     [[ -d "$run_dir" ]] || return 0
     for svc in api executor timer; do
+        klok_service_stop "$run_dir" "$svc"
+    done
+    for pidfile in "$run_dir"/*.pid; do
+        [[ -e "$pidfile" ]] || continue
+        svc="$(basename "$pidfile" .pid)"
         klok_service_stop "$run_dir" "$svc"
     done
     klok_kafka_stop "$run_dir/kafka"
