@@ -9,6 +9,8 @@
  */
 #include "sched/cron.h"
 
+#include "sched/time.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -346,31 +348,6 @@ sched_err_t sched_cron_parse(const char *expr, sched_cron_t *out,
 
 /* --- Civil calendar -------------------------------------------------------- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date, and back
- * (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").  time.c has
- * a private copy of the first; both belong in sched/time.h. */
-static int64_t days_from_civil(int64_t y, int m, int d) {
-        y -= m <= 2;
-        const int64_t era = (y >= 0 ? y : y - 399) / 400;
-        const int64_t yoe = y - era * 400;
-        const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-        const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
-        z += 719468;
-        const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-        const int64_t doe = z - era * 146097;
-        const int64_t yoe =
-                (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        const int64_t mp = (5 * doy + 2) / 153;
-        *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-        *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-        *y = yoe + era * 400 + (*m <= 2);
-}
-
 static int64_t floor_div(int64_t a, int64_t b) {
         int64_t q = a / b;
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
@@ -397,7 +374,7 @@ static int next_bit(uint64_t mask, int from) {
  * rule: OR when both day fields are restricted, AND otherwise. */
 static uint64_t day_mask(const sched_cron_t *cron, int64_t y, int m) {
         uint64_t valid = (1ULL << (days_in_month(y, m) + 1)) - 2;
-        int64_t d1 = days_from_civil(y, m, 1);
+        int64_t d1 = sched_days_from_civil(y, m, 1);
         int wd1 = (int)((d1 % 7 + 7 + 4) % 7); /* 1970-01-01 was a Thursday */
         /* Bit k of rot: weekday of day k+1 matches. */
         uint64_t rot = ((uint64_t)cron->dow >> wd1 |
@@ -429,7 +406,7 @@ bool sched_cron_next_local(const sched_cron_t *cron, int64_t local_s,
         if (local_s < SCHED_TZ_MIN_MS / 1000 - 2 * 86400 ||
             local_s > SCHED_TZ_MAX_MS / 1000)
                 return false;
-        civil_from_days(days, &y, &mo, &d);
+        sched_civil_from_days(days, &y, &mo, &d);
         h = (int)(sod / 3600);
         mi = (int)(sod / 60 % 60);
         s = (int)(sod % 60);
@@ -492,7 +469,7 @@ bool sched_cron_next_local(const sched_cron_t *cron, int64_t local_s,
                         s = 0;
                         continue;
                 }
-                *match_s = days_from_civil(y, mo, d) * 86400 + h * 3600 +
+                *match_s = sched_days_from_civil(y, mo, d) * 86400 + h * 3600 +
                            mi * 60 + n;
                 return true;
         }

@@ -26,15 +26,26 @@ int64_t sched_mono_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian civil date
- * (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+int64_t sched_days_from_civil(int64_t y, int m, int d) {
         y -= m <= 2;
         const int64_t era = (y >= 0 ? y : y - 399) / 400;
-        const unsigned yoe = (unsigned)(y - era * 400);
-        const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-        const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        return era * 146097 + (int64_t)doe - 719468;
+        const int64_t yoe = y - era * 400;
+        const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+        const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return era * 146097 + doe - 719468;
+}
+
+void sched_civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
+        z += 719468;
+        const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+        const int64_t doe = z - era * 146097;
+        const int64_t yoe =
+                (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        const int64_t mp = (5 * doy + 2) / 153;
+        *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+        *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+        *y = yoe + era * 400 + (*m <= 2);
 }
 
 void sched_time_format(int64_t ms, char out[SCHED_ISO_MAX]) {
@@ -119,7 +130,7 @@ sched_err_t sched_time_parse(const char *s, int64_t *msp) {
                 return SCHED_ERR_INVALID;
         if (sec == 60)
                 sec = 59; /* leap second: clamp, as POSIX time does */
-        int64_t days = days_from_civil(Y, (unsigned)M, (unsigned)D);
+        int64_t days = sched_days_from_civil(Y, M, D);
         int64_t t = ((days * 24 + h) * 60 + m) * 60 + sec - (int64_t)off_min * 60;
         *msp = t * 1000 + frac;
         return SCHED_ERR_OK;

@@ -16,6 +16,11 @@ int64_t sched_now_us(void);
 /** Monotonic milliseconds, for deadlines and durations. */
 int64_t sched_mono_ms(void);
 
+/** Days since 1970-01-01 of a proleptic Gregorian date (month 1-12), and
+ *  back (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms"). */
+int64_t sched_days_from_civil(int64_t y, int m, int d);
+void sched_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
+
 /** Length of "2026-11-23T13:20:46.123Z" plus NUL. */
 #define SCHED_ISO_MAX 64
 
