@@ -18,6 +18,7 @@
 #include "sched/job_json.h"
 #include "sched/log.h"
 #include "sched/time.h"
+#include "sched/timer_state.h"
 #include "sched/uuid.h"
 #include "sched/view.h"
 
@@ -235,6 +236,64 @@ static enum MHD_Result handle_command(api_req_t *req, sched_ev_type_t type) {
 
 /* --- GET /v1/jobs/{id}, GET .../executions -------------------------------- */
 
+#define UPCOMING_MAX 5
+
+static int64_t doc_time(json_t *o, const char *key) {
+        int64_t ms;
+        const char *s = json_string_value(json_object_get(o, key));
+        return s && sched_time_parse(s, &ms) == SCHED_ERR_OK ? ms : SCHED_NONE;
+}
+
+/* The job document with "upcoming": the next fire times of a recurring job
+ * that is still scheduled, computed now by the code the timer uses.  NULL
+ * when there is nothing to add (the document is served as it is). */
+static char *with_upcoming(const char *doc, size_t len, size_t *lenp) {
+        json_t *job = json_loadb(doc, len, 0, NULL);
+        json_t *sc = json_object_get(job, "schedule");
+        const char *type = json_string_value(json_object_get(sc, "type"));
+        const char *state = json_string_value(json_object_get(job, "state"));
+        char *out = NULL;
+        if (!type || !state ||
+            (strcmp(type, "cron") && strcmp(type, "interval")) ||
+            (strcmp(state, "SCHEDULED") && strcmp(state, "RUNNING"))) {
+                json_decref(job);
+                return NULL;
+        }
+        sched_schedule_t s;
+        memset(&s, 0, sizeof(s));
+        s.kind = strcmp(type, "cron") ? SCHED_KIND_INTERVAL : SCHED_KIND_CRON;
+        const char *cron = json_string_value(json_object_get(sc, "cron"));
+        const char *tz = json_string_value(json_object_get(sc, "timezone"));
+        snprintf(s.cron, sizeof(s.cron), "%s", cron ? cron : "");
+        snprintf(s.tz, sizeof(s.tz), "%s", tz ? tz : "");
+        s.interval_ms = json_integer_value(json_object_get(sc, "interval_ms"));
+        s.start_ms = doc_time(sc, "start");
+        s.end_ms = doc_time(sc, "end");
+        /* The run the timer has scheduled next, then the ones after it. */
+        int64_t at = doc_time(job, "next_run_at"), times[UPCOMING_MAX];
+        int n = 0;
+        if (at != SCHED_NONE)
+                times[n++] = at;
+        for (int64_t after = n ? at : sched_now_ms(); n < UPCOMING_MAX;) {
+                int64_t next = sched_schedule_next(&s, at, after, NULL, 0);
+                if (next == SCHED_NONE)
+                        break;
+                times[n++] = after = next;
+        }
+        json_t *iso = json_array();
+        for (int i = 0; i < n; i++) {
+                char buf[SCHED_ISO_MAX];
+                sched_time_format(times[i], buf);
+                json_array_append_new(iso, json_string(buf));
+        }
+        json_object_set_new(job, "upcoming", iso);
+        out = json_dumps(job, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(job);
+        if (out)
+                *lenp = strlen(out);
+        return out;
+}
+
 static enum MHD_Result handle_get(api_req_t *req) {
         api_t *api = req->api;
         enum MHD_Result r;
@@ -251,7 +310,9 @@ static enum MHD_Result handle_get(api_req_t *req) {
                 return api_reply_error(req, 503, "unavailable",
                                        "the status view cannot be read",
                                        NULL);
-        r = api_reply(req, 200, "application/json", doc, len);
+        char *with = with_upcoming(doc, len, &len);
+        r = api_reply(req, 200, "application/json", with ? with : doc, len);
+        free(with);
         free(doc);
         return r;
 }

@@ -3,6 +3,9 @@
  */
 #include "sched/job_json.h"
 
+#include "sched/cron.h"
+#include "sched/tz.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -247,6 +250,15 @@ static sched_err_t parse_schedule(json_t *obj, sched_schedule_t *sc,
                                       sizeof(sc->tz), cs_tz, "IANA zone name",
                                       &found, jerr)))
                         return err;
+                /* The same parser and zone rules the timer uses. */
+                char why[200];
+                sched_cron_t cron;
+                if (sched_cron_parse(sc->cron, &cron, why, sizeof(why)))
+                        return INVALID(P, "cron", "%s", why);
+                sched_tz_t *tz = sched_tz_open(sc->tz, why, sizeof(why));
+                if (!tz)
+                        return INVALID(P, "timezone", "%s", why);
+                sched_tz_close(tz);
                 break;
         case SCHED_KIND_INTERVAL: {
                 if ((err = get_int(obj, P, "interval_ms",

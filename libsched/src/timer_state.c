@@ -366,6 +366,26 @@ static int64_t cron_next(const sched_schedule_t *s, int64_t after_ms,
         return next;
 }
 
+int64_t sched_schedule_next(const sched_schedule_t *s, int64_t anchor_ms,
+                            int64_t after_ms, char *reason,
+                            size_t reason_size) {
+        if (s->kind == SCHED_KIND_CRON)
+                return cron_next(s, after_ms, reason, reason_size);
+        if (s->kind != SCHED_KIND_INTERVAL || s->interval_ms < 1 ||
+            anchor_ms == SCHED_NONE) {
+                sched_seterr(reason, reason_size, SCHED_ERR_INVALID,
+                             "not a recurring schedule");
+                return SCHED_NONE;
+        }
+        int64_t next = anchor_ms;
+        if (next <= after_ms)
+                next += ((after_ms - next) / s->interval_ms + 1) *
+                        s->interval_ms;
+        if (s->end_ms != SCHED_NONE && next > s->end_ms)
+                return SCHED_NONE;
+        return next;
+}
+
 int64_t sched_timer_first_due(const sched_event_t *create, char *reason,
                               size_t reason_size) {
         const sched_schedule_t *s = &create->u.def.schedule;

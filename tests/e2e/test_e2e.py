@@ -252,6 +252,34 @@ def test_interval_job_runs_its_runs_at_the_right_instants_then_completes():
         check(0 <= late < 1000, "fired %d ms after its occurrence: %s" % (late, e))
 
 
+def test_cron_job_fires_on_its_seconds_shows_upcoming_and_ends():
+    end_ms = (int(time.time()) + 7) * 1000
+    end_iso = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(end_ms / 1000))
+    job = submit({"name": "every-2s", "task": "noop",
+                  "schedule": {"type": "cron", "cron": "*/2 * * * * *",
+                               "timezone": "Europe/Berlin", "end": end_iso}})
+    _, body = http("GET", "/v1/jobs/%s?consistency_token=%s"
+                   % (job["job_id"], job["consistency_token"]))
+    upcoming = [iso_ms(t) for t in body.get("upcoming", [])]
+    check(upcoming, "no upcoming fire times shown: %s" % body)
+    check(all(t % 2000 == 0 and t <= end_ms for t in upcoming), "upcoming: %s" % upcoming)
+    check(upcoming == sorted(set(upcoming)), "upcoming not increasing: %s" % upcoming)
+    wait_until("cron job to complete at its end", 30,
+               lambda: job_state(job["job_id"]) == "SUCCEEDED")
+    due = sorted(iso_ms(e["scheduled_at"]) for e in executions(job["job_id"]))
+    check(len(due) >= 2 and all(t % 2000 == 0 for t in due), "occurrences: %s" % due)
+    check(all(b - a == 2000 for a, b in zip(due, due[1:])), "gaps: %s" % due)
+    check(due[-1] <= end_ms, "fired after its end: %s" % due)
+
+
+def test_bad_cron_and_zone_are_rejected_naming_the_field():
+    for sched, field in (({"type": "cron", "cron": "61 * * * *"}, "schedule.cron"),
+                         ({"type": "cron", "cron": "0 9 * * *", "timezone": "Mars/Olympus"},
+                          "schedule.timezone")):
+        status, body = http("POST", "/v1/jobs", {"name": "x", "task": "noop", "schedule": sched})
+        check(status == 400 and body.get("field") == field, "%s -> %s %s" % (sched, status, body))
+
+
 def test_invalid_schedule_from_kafka_is_rejected_with_a_reason():
     """An upstream producer writes a CreateJob the API would refuse: the timer answers with a
     REJECTED status event, which the view shows."""

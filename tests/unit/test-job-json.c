@@ -233,6 +233,11 @@ static const bad_t bad[] = {
          "invalid_field", "schedule.cron"},
         {JOB(SCH("\"type\":\"cron\",\"cron\":\"* * * * * ; rm\"")),
          "invalid_field", "schedule.cron"},
+        {JOB(SCH("\"type\":\"cron\",\"cron\":\"61 * * * *\"")),
+         "invalid_field", "schedule.cron"},
+        {JOB(SCH("\"type\":\"cron\",\"cron\":\"0 9 * * *\","
+                 "\"timezone\":\"Mars/Olympus\"")),
+         "invalid_field", "schedule.timezone"},
         {JOB(SCH("\"type\":\"cron\",\"cron\":\"* * * * *\",\"timezone\":"
                  "\"Europe/Berlin\\n\"")),
          "invalid_field", "schedule.timezone"},
@@ -336,11 +341,18 @@ static void test_limits(void **state) {
                 sched_json_err_t jerr;
                 char *ok = long_body(lim[i].fmt, lim[i].max);
                 sched_err_t err = parse(ok, &ev, &jerr);
-                if (err)
+                /* A cron expression or zone of x's passes the length check
+                 * and then fails on its meaning, which is what this looks
+                 * at: the limit itself is not the reason. */
+                bool semantic = !strcmp(lim[i].field, "schedule.cron") ||
+                                !strcmp(lim[i].field, "schedule.timezone");
+                if (err && !(semantic && !strstr(jerr.message, "long") &&
+                             !strcmp(jerr.field, lim[i].field)))
                         fail_msg("%s at its limit (%zu) rejected: %s %s",
                                  lim[i].field, lim[i].max, jerr.field,
                                  jerr.message);
-                sched_event_clear(&ev);
+                if (!err)
+                        sched_event_clear(&ev);
                 free(ok);
                 char *over = long_body(lim[i].fmt, lim[i].max + 1);
                 check_bad(over,

@@ -132,6 +132,17 @@ void sched_timer_job_clear(sched_timer_job_t *job);
 int64_t sched_timer_first_due(const sched_event_t *create, char *reason,
                               size_t reason_size);
 
+/**
+ * The occurrence of a cron or interval schedule strictly after after_ms,
+ * within its start and end, as the timer computes it; SCHED_NONE when there
+ * is none (or the schedule is invalid: reason, which may be NULL).  For an
+ * interval the occurrences are anchored at `anchor_ms` (a past occurrence
+ * or the first one).  Used by the API to show upcoming fire times.
+ */
+int64_t sched_schedule_next(const sched_schedule_t *s, int64_t anchor_ms,
+                            int64_t after_ms, char *reason,
+                            size_t reason_size);
+
 const char *sched_timer_jstate2str(sched_timer_jstate_t st);
 
 #endif /* SCHED_TIMER_STATE_H */
