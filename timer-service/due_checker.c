@@ -324,20 +324,18 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                                 *next_due_ms = now_ms; /* more to do now */
                                 break;
                         }
+                        /* An entry whose event is being committed is
+                         * skipped without reading its job. */
+                        char key_if[SCHED_DUE_KEY_STR_MAX];
+                        sched_due_key_str(key_if, kp, due, kind, job_id);
+                        if (sched_strset_has(t->inflight, key_if))
+                                continue;
                         sched_timer_job_t job;
                         if (sched_timer_job_get(t->store, NULL, t->codec,
                                                 job_id, &job))
                                 continue;
                         char exec_id[SCHED_EXEC_ID_MAX];
-                        char key_if[SCHED_EXEC_ID_MAX + 2];
-                        bool current =
-                                entry_current(&job, kind, due, exec_id);
-                        if (current)
-                                sched_timer_inflight_key(
-                                        key_if, kind,
-                                        exec_id[0] ? exec_id : job_id);
-                        if (!current ||
-                            sched_strset_has(t->inflight, key_if)) {
+                        if (!entry_current(&job, kind, due, exec_id)) {
                                 sched_timer_job_clear(&job);
                                 continue;
                         }

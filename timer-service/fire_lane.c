@@ -19,6 +19,7 @@
 
 #include "sched/log.h"
 #include "sched/time.h"
+#include "sched/timer_state.h"
 #include "timer_int.h"
 
 struct tmr_lane_s {
@@ -36,7 +37,7 @@ struct tmr_lane_s {
         bool must_abort;
         int result; /* 0 committed, 1 aborted, -1 fatal */
         /* In-flight keys this transaction added, forgotten if aborted. */
-        char (*keys)[SCHED_EXEC_ID_MAX + 2];
+        char (*keys)[SCHED_DUE_KEY_STR_MAX];
         int nkeys, nfire;
 };
 

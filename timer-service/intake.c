@@ -173,7 +173,8 @@ typedef struct applied_s {
         int32_t partition;
         bool due_added;
         int64_t due_ms;
-        char settled[SCHED_EXEC_ID_MAX + 2]; /* in-flight key to forget */
+        int ndeleted; /* due entries deleted: no longer in flight */
+        char deleted[SCHED_TIMER_DELETED_MAX][SCHED_DUE_KEY_STR_MAX];
 } applied_t;
 
 int tmr_intake(tmr_t *t, int timeout_ms) {
@@ -228,7 +229,9 @@ int tmr_intake(tmr_t *t, int timeout_ms) {
                 }
                 a->due_added = eff.due_added;
                 a->due_ms = eff.due_ms;
-                memcpy(a->settled, eff.settled, sizeof(a->settled));
+                a->ndeleted = eff.ndeleted;
+                memcpy(a->deleted, eff.deleted,
+                       sizeof(a->deleted[0]) * (size_t)eff.ndeleted);
                 if (decoded)
                         sched_event_clear(&ev);
                 if (commands)
@@ -253,8 +256,8 @@ int tmr_intake(tmr_t *t, int timeout_ms) {
                 tmr_part_t *tp = &t->parts[a->partition];
                 if (a->due_added && a->due_ms < tp->low_ms)
                         tp->low_ms = a->due_ms;
-                if (a->settled[0])
-                        sched_strset_del(t->inflight, a->settled);
+                for (int k = 0; k < a->ndeleted; k++)
+                        sched_strset_del(t->inflight, a->deleted[k]);
                 part_check_restored(t, a->partition);
         }
         sched_metric_add(t->m.applied, (uint64_t)records);

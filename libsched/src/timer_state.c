@@ -42,9 +42,10 @@ static uint32_t be32_get(const unsigned char *p) {
                (uint32_t)p[2] << 8 | p[3];
 }
 
-void sched_timer_inflight_key(char out[SCHED_EXEC_ID_MAX + 2], char kind,
-                              const char *exec_id) {
-        snprintf(out, SCHED_EXEC_ID_MAX + 2, "%c|%s", kind, exec_id);
+void sched_due_key_str(char out[SCHED_DUE_KEY_STR_MAX], int32_t partition,
+                       int64_t due_ms, char kind, const char *job_id) {
+        snprintf(out, SCHED_DUE_KEY_STR_MAX, "%d:%lld:%c:%s", (int)partition,
+                 (long long)due_ms, kind, job_id);
 }
 
 size_t sched_due_key(unsigned char *buf, int32_t partition, int64_t due_ms,
@@ -266,10 +267,15 @@ static void due_set(sched_store_t *store, sched_batch_t *batch,
 }
 
 static void due_del(sched_store_t *store, sched_batch_t *batch,
-                    const sched_timer_job_t *job, char kind, int64_t due_ms) {
+                    const sched_timer_job_t *job, char kind, int64_t due_ms,
+                    sched_timer_effect_t *eff) {
         unsigned char key[SCHED_DUE_KEY_MAX];
         if (due_ms == SCHED_NONE)
                 return;
+        if (eff && eff->ndeleted < SCHED_TIMER_DELETED_MAX)
+                sched_due_key_str(eff->deleted[eff->ndeleted++],
+                                  job->partition, due_ms, kind,
+                                  job->def.job_id);
         size_t klen = sched_due_key(key, job->partition, due_ms, kind,
                                     job->def.job_id);
         sched_batch_del(store, batch, SCHED_CF_DUE, key, klen);
@@ -279,7 +285,7 @@ static void due_del(sched_store_t *store, sched_batch_t *batch,
 static void fire_at(sched_store_t *store, sched_batch_t *batch,
                     sched_timer_job_t *job, int64_t occ_ms, int32_t attempt,
                     int64_t due_ms, sched_timer_effect_t *eff) {
-        due_del(store, batch, job, SCHED_DUE_FIRE, job->next_due_ms);
+        due_del(store, batch, job, SCHED_DUE_FIRE, job->next_due_ms, eff);
         job->fire_occ_ms = occ_ms;
         job->fire_attempt = attempt;
         job->next_due_ms = due_ms;
@@ -288,15 +294,16 @@ static void fire_at(sched_store_t *store, sched_batch_t *batch,
 }
 
 static void fire_clear(sched_store_t *store, sched_batch_t *batch,
-                       sched_timer_job_t *job) {
-        due_del(store, batch, job, SCHED_DUE_FIRE, job->next_due_ms);
+                       sched_timer_job_t *job, sched_timer_effect_t *eff) {
+        due_del(store, batch, job, SCHED_DUE_FIRE, job->next_due_ms, eff);
         job->next_due_ms = SCHED_NONE;
 }
 
 static void deadline_set(sched_store_t *store, sched_batch_t *batch,
                          sched_timer_job_t *job, int64_t deadline_ms,
                          sched_timer_effect_t *eff) {
-        due_del(store, batch, job, SCHED_DUE_VISIBILITY, job->deadline_ms);
+        due_del(store, batch, job, SCHED_DUE_VISIBILITY, job->deadline_ms,
+                eff);
         job->deadline_ms = deadline_ms;
         if (deadline_ms == SCHED_NONE)
                 return;
@@ -307,7 +314,7 @@ static void deadline_set(sched_store_t *store, sched_batch_t *batch,
 static void decide_set(sched_store_t *store, sched_batch_t *batch,
                        sched_timer_job_t *job, char decide, int64_t at_ms,
                        sched_timer_effect_t *eff) {
-        due_del(store, batch, job, SCHED_DUE_DECIDE, job->decide_ms);
+        due_del(store, batch, job, SCHED_DUE_DECIDE, job->decide_ms, eff);
         job->decide = decide;
         job->decide_ms = at_ms;
         if (at_ms == SCHED_NONE)
@@ -471,11 +478,10 @@ typedef struct orphan_ctx_s {
 
 static sched_err_t orphan_apply(void *opaque, const sched_event_t *ev) {
         orphan_ctx_t *c = opaque;
-        char settled[sizeof(c->eff->settled)];
-        memcpy(settled, c->eff->settled, sizeof(settled));
+        int ndeleted = c->eff->ndeleted;
         apply_status(c->store, c->batch, c->job, ev, c->eff);
-        /* Orphans settled their in-flight keys when first read. */
-        memcpy(c->eff->settled, settled, sizeof(settled));
+        /* Entries of a job being created were never in flight. */
+        c->eff->ndeleted = ndeleted;
         return SCHED_ERR_OK;
 }
 
@@ -541,7 +547,7 @@ static bool apply_control(sched_store_t *store, sched_batch_t *batch,
                  * times out after a cancel. */
                 if (final_state(job->state))
                         return false;
-                fire_clear(store, batch, job);
+                fire_clear(store, batch, job, eff);
                 deadline_set(store, batch, job, SCHED_NONE, eff);
                 decide_set(store, batch, job, 0, SCHED_NONE, eff);
                 job->state = SCHED_TJ_CANCELLED;
@@ -551,7 +557,8 @@ static bool apply_control(sched_store_t *store, sched_batch_t *batch,
                         return false;
                 /* next_due_ms is kept (without its entry): resume puts it
                  * back. */
-                due_del(store, batch, job, SCHED_DUE_FIRE, job->next_due_ms);
+                due_del(store, batch, job, SCHED_DUE_FIRE, job->next_due_ms,
+                        eff);
                 job->state = SCHED_TJ_PAUSED;
                 return true;
         case SCHED_EV_RESUME_JOB:
@@ -668,16 +675,20 @@ static bool apply_status(sched_store_t *store, sched_batch_t *batch,
         const sched_status_ev_t *st = &ev->u.status;
         switch (st->status) {
         case SCHED_STATUS_FIRED: {
-                sched_timer_inflight_key(eff->settled, SCHED_DUE_FIRE,
-                                         st->execution_id);
-                /* Only the firing the index holds; a FIRED for another
-                 * occurrence or attempt changes nothing. */
-                if (job->state != SCHED_TJ_SCHEDULED ||
+                /* Only the firing the job waits for; a FIRED for another
+                 * occurrence or attempt changes nothing.  A job paused
+                 * while its firing was being committed did fire: the fact
+                 * is recorded, and resuming it does not fire it again. */
+                bool paused = job->state == SCHED_TJ_PAUSED;
+                if ((job->state != SCHED_TJ_SCHEDULED && !paused) ||
                     job->next_due_ms == SCHED_NONE ||
                     st->scheduled_ms != job->fire_occ_ms ||
                     st->attempt != job->fire_attempt)
                         return false;
-                fire_clear(store, batch, job);
+                if (paused)
+                        job->next_due_ms = SCHED_NONE; /* no entry to drop */
+                else
+                        fire_clear(store, batch, job, eff);
                 job->cur_occ_ms = st->scheduled_ms;
                 job->cur_attempt = st->attempt;
                 deadline_set(store, batch, job, SCHED_NONE, eff);
@@ -689,7 +700,11 @@ static bool apply_status(sched_store_t *store, sched_batch_t *batch,
                 }
                 int64_t next = next_occurrence(job, st->scheduled_ms,
                                                ev->ts_ms);
-                if (next != SCHED_NONE) {
+                if (next != SCHED_NONE && paused) {
+                        /* Kept for resume, without an entry. */
+                        job->fire_occ_ms = job->next_due_ms = next;
+                        job->fire_attempt = 1;
+                } else if (next != SCHED_NONE) {
                         fire_at(store, batch, job, next, 1, next, eff);
                 } else { /* the schedule ran out: announce COMPLETED */
                         job->state = SCHED_TJ_DECIDING;
@@ -723,10 +738,6 @@ static bool apply_status(sched_store_t *store, sched_batch_t *batch,
                 return true;
         case SCHED_STATUS_FAILED:
         case SCHED_STATUS_TIMED_OUT:
-                if (st->status == SCHED_STATUS_TIMED_OUT)
-                        sched_timer_inflight_key(eff->settled,
-                                                 SCHED_DUE_VISIBILITY,
-                                                 st->execution_id);
                 if (!is_current(job, st) ||
                     (job->state != SCHED_TJ_FIRED &&
                      job->state != SCHED_TJ_RUNNING &&
@@ -739,9 +750,6 @@ static bool apply_status(sched_store_t *store, sched_batch_t *batch,
                 return true;
         case SCHED_STATUS_COMPLETED:
         case SCHED_STATUS_REJECTED:
-                sched_timer_inflight_key(eff->settled, SCHED_DUE_DECIDE,
-                                         job->def.job_id[0] ? job->def.job_id
-                                                            : ev->job_id);
                 if (job->state != SCHED_TJ_DECIDING ||
                     job->decide != (st->status == SCHED_STATUS_COMPLETED
                                             ? SCHED_DECIDE_COMPLETE
@@ -754,8 +762,6 @@ static bool apply_status(sched_store_t *store, sched_batch_t *batch,
                 return true;
         case SCHED_STATUS_RETRY_SCHEDULED:
         case SCHED_STATUS_DEAD_LETTERED:
-                sched_timer_inflight_key(eff->settled, SCHED_DUE_DECIDE,
-                                         st->execution_id);
                 if (!is_current(job, st) || job->state != SCHED_TJ_DECIDING)
                         return false;
                 decide_set(store, batch, job, 0, SCHED_NONE, eff);
@@ -790,15 +796,9 @@ sched_err_t sched_timer_apply(sched_store_t *store, sched_batch_t *batch,
         sched_timer_job_t job;
         if (sched_timer_job_get(store, batch, codec, ev->job_id, &job)) {
                 /* Unknown job: a command changes nothing; a status event
-                 * is parked for the CreateJob still to come (and a
-                 * timer-written one settles its in-flight key now). */
+                 * is parked for the CreateJob still to come. */
                 if (ev->type != SCHED_EV_STATUS)
                         return SCHED_ERR_OK;
-                sched_timer_job_t none;
-                memset(&none, 0, sizeof(none));
-                none.cur_occ_ms = none.next_due_ms = SCHED_NONE;
-                none.state = SCHED_TJ_DONE;
-                apply_status(store, batch, &none, ev, effect);
                 return sched_orphan_put(store, batch, codec, 'T', ev, offset);
         }
         bool changed;

@@ -223,7 +223,11 @@ static void test_unsupported_schedule_is_rejected(void **state) {
         status_ev(&ev, "job-c", SCHED_STATUS_REJECTED, SCHED_NONE, 0);
         ev.u.status.execution_id[0] = '\0';
         apply(fx, &ev, &eff);
-        assert_string_equal(eff.settled, "D|job-c");
+        /* The service forgets the decision entry as in flight. */
+        assert_int_equal(eff.ndeleted, 1);
+        char want[SCHED_DUE_KEY_STR_MAX];
+        sched_due_key_str(want, 2, 1, SCHED_DUE_DECIDE, "job-c");
+        assert_string_equal(eff.deleted[0], want);
         commit(fx);
         assert_int_equal(state_of(fx, "job-c"), SCHED_TJ_REJECTED);
         assert_int_equal(due_count(fx), 0);
@@ -476,6 +480,28 @@ static void test_cron_schedule(void **state) {
         fx_destroy(fx);
 }
 
+/* Paused while its firing was being committed: the FIRED that comes back
+ * is recorded, and resume does not fire the job again. */
+static void test_pause_racing_a_firing(void **state) {
+        (void)state;
+        fx_t *fx = fx_new();
+        sched_event_t ev;
+        create_ev(&ev, "job-p", SCHED_KIND_AT, 1, 5000);
+        apply(fx, &ev, NULL);
+        commit(fx);
+        control_ev(&ev, SCHED_EV_PAUSE_JOB, "job-p", "t1");
+        apply(fx, &ev, NULL);
+        commit(fx);
+        outcome(fx, "job-p", SCHED_STATUS_FIRED, 5000, 1, 5001, false, 0);
+        assert_int_equal(get_job(fx, "job-p").state, SCHED_TJ_FIRED);
+        control_ev(&ev, SCHED_EV_RESUME_JOB, "job-p", "t1");
+        apply(fx, &ev, NULL);
+        commit(fx);
+        assert_int_equal(due_count(fx), 0);
+        assert_int_equal(get_job(fx, "job-p").state, SCHED_TJ_FIRED);
+        fx_destroy(fx);
+}
+
 static void test_update_moves_the_pending_firing(void **state) {
         (void)state;
         fx_t *fx = fx_new();
@@ -708,6 +734,7 @@ int main(void) {
                 cmocka_unit_test(test_interval_schedule),
                 cmocka_unit_test(test_update_moves_the_pending_firing),
                 cmocka_unit_test(test_cron_schedule),
+                cmocka_unit_test(test_pause_racing_a_firing),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -76,21 +76,27 @@ typedef struct sched_timer_job_s {
         sched_event_t def;    /* the CreateJob */
 } sched_timer_job_t;
 
+/** Most due entries one event deletes (cancel: fire, visibility, decide). */
+#define SCHED_TIMER_DELETED_MAX 4
+#define SCHED_DUE_KEY_STR_MAX (48 + SCHED_ID_MAX)
+
 /** What an applied event did, for the service's in-memory bookkeeping. */
 typedef struct sched_timer_effect_s {
         bool due_added;      /* a due entry was added at due_ms */
         int64_t due_ms;
         bool rejected;       /* the command was rejected: see reason */
         char reason[256];
-        /* The timer-written event this one was (its in-flight key), to
-         * forget once applied; "" if none. */
-        char settled[SCHED_EXEC_ID_MAX + 2];
+        /* Due entries this event deleted, as sched_due_key_str() keys: the
+         * service forgets them as in flight.  Entries of a job created by
+         * this event are not listed (none can be in flight). */
+        int ndeleted;
+        char deleted[SCHED_TIMER_DELETED_MAX][SCHED_DUE_KEY_STR_MAX];
 } sched_timer_effect_t;
 
-/** In-flight key of a timer-written event: "<kind>|<execution id>", or
- *  "<kind>|<job id>" for job-level events (COMPLETED, REJECTED). */
-void sched_timer_inflight_key(char out[SCHED_EXEC_ID_MAX + 2], char kind,
-                              const char *exec_id);
+/** Text form of a due entry ("<partition>:<due>:<kind>:<job id>"), the
+ *  timer's in-flight key for an entry whose event is being committed. */
+void sched_due_key_str(char out[SCHED_DUE_KEY_STR_MAX], int32_t partition,
+                       int64_t due_ms, char kind, const char *job_id);
 
 /** DUE key: 4 + 8 + 1 + job id bytes. */
 #define SCHED_DUE_KEY_MAX (13 + SCHED_ID_MAX)
