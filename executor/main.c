@@ -168,8 +168,12 @@ static int exe_start(exe_t *exe, char *errstr, size_t errstr_size) {
         if (!(exe->producer = sched_kafka_producer_new(conf, NULL, errstr,
                                                        errstr_size)))
                 return -1;
+        /* A crashed executor's partitions move to the others after 10 s
+         * (librdkafka's default is 45 s). */
         const char *cconf[] = {"fetch.wait.max.ms", "10",
-                               "queued.max.messages.kbytes", "4096", NULL};
+                               "queued.max.messages.kbytes", "4096",
+                               "session.timeout.ms", "10000",
+                               "heartbeat.interval.ms", "1000", NULL};
         conf = sched_kafka_conf(exe->conf.common.bootstrap, "klok-executor", cconf,
                                 errstr, errstr_size);
         if (!conf)

@@ -113,6 +113,9 @@ task.fail.argv = ["/bin/false"]
 # Fails its first attempt, succeeds from the second (retry demonstration).
 task.flaky.kind = exec
 task.flaky.argv = ["/bin/sh", "-c", "test \"\$KLOK_ATTEMPT\" -ge 2"]
+# Hangs on its first attempt (until killed), succeeds from the second: lost executions.
+task.hang-first.kind = exec
+task.hang-first.argv = ["/bin/sh", "-c", "test \"\$KLOK_ATTEMPT\" -ge 2 || exec /bin/sleep 60"]
 task.sleep.kind = exec
 task.sleep.argv = ["/bin/sleep", "30"]
 task.sleep.timeout_ms = 1000

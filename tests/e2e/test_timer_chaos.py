@@ -118,10 +118,10 @@ def pid_alive(pid):
         return False
 
 
-def is_timer(pid):
+def is_timer(pid, binary=b"klok-timer"):
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return b"klok-timer" in f.read()
+            return binary in f.read()
     except OSError:
         return False
 
@@ -129,8 +129,9 @@ def is_timer(pid):
 class Timer:
     """One klok-timer instance: NAME.pid, NAME.log and its config in the run directory."""
 
-    def __init__(self, name, conf, admin_port):
+    def __init__(self, name, conf, admin_port, binary=None):
         self.name, self.conf, self.admin_port = name, conf, admin_port
+        self.binary = binary or TIMER_BIN  # the executor is managed the same way
         self.pidfile = os.path.join(RUN_DIR, name + ".pid")
         self.logfile = os.path.join(RUN_DIR, name + ".log")
         self.proc = None  # the Popen of the incarnation this script started, to reap it
@@ -153,7 +154,7 @@ class Timer:
         with open(self.logfile, "ab") as out:
             # Its own session, like a service: a Ctrl-C of the test run does not reach it; the
             # pid file lets scripts/test's teardown (or this script's finally) stop it.
-            self.proc = subprocess.Popen([TIMER_BIN, "--config", self.conf], stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen([self.binary, "--config", self.conf], stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
         with open(self.pidfile, "w") as f:
@@ -185,7 +186,8 @@ class Timer:
         """SIGTERM, wait for the exit (deadline), then SIGKILL.  Returns the SIGTERM time."""
         pid = self.pid()
         t = time.time()
-        if pid is None or not pid_alive(pid) or not is_timer(pid):
+        if pid is None or not pid_alive(pid) or \
+                not is_timer(pid, os.path.basename(self.binary).encode()):
             return t
         os.kill(pid, signal.SIGTERM)
         if not self._wait_dead(pid, deadline_s):
@@ -744,6 +746,70 @@ def test_poison_and_foreign_partition_commands_are_dead_lettered():
         body.get("state") if isinstance(body, dict) else body)
 
 
+def processes_of_job(job_id):
+    """Pids whose environment carries KLOK_JOB_ID=job_id (a task's process group)."""
+    pids, needle = [], b"KLOK_JOB_ID=" + job_id.encode() + b"\0"
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/environ" % d, "rb") as f:
+                    if needle in f.read():
+                        pids.append(int(d))
+            except OSError:
+                pass
+    return pids
+
+
+def test_executor_killed_mid_task_times_out_and_the_retry_succeeds_once():
+    """kill -9 of the executor while its task runs: no outcome ever comes, the visibility
+    deadline passes, the timer declares TIMED_OUT and retries; the job ends with exactly one
+    SUCCEEDED execution."""
+    ex = Timer("executor", os.path.join(RUN_DIR, "executor.conf"), PORT_BASE + 82,
+               os.path.join(BUILD_DIR, "executor", "klok-executor"))
+    ensure_running(timer0())
+    ensure_running(ex)
+    since = now_ms() - 1000
+    job = submit({"name": "lost", "task": "hang-first", "schedule": {"type": "immediate"},
+                  "timeout_ms": 3000, "retry": {"max_attempts": 2, "initial_backoff_ms": 200}})
+    jid = job["job_id"]
+
+    def started():
+        st, body = http("GET", "/v1/jobs/%s/executions" % jid)
+        ex1 = [e for e in (body.get("executions", []) if st == 200 else [])
+               if e["attempt"] == 1 and e.get("started_at")]
+        return ex1 or None
+    wait_until("attempt 1 to start", 30, started)
+    t_kill = ex.kill9()
+    for pid in processes_of_job(jid):  # the task itself, orphaned by the kill
+        os.kill(pid, signal.SIGKILL)
+    log("executor killed -9 while attempt 1 ran")
+
+    def timed_out():
+        for m in read_all([PREFIX + ".status"], since, keys={jid}):
+            name, rec = WIRE.decode(m.value())
+            if rec["status"] == "TIMED_OUT" and rec["attempt"] == 1:
+                return m.timestamp()[1]
+        return None
+    t_to = wait_until("the timer to declare attempt 1 TIMED_OUT", 60, timed_out, 0.5)
+    log("TIMED_OUT %.1f s after the kill", t_to / 1000 - t_kill)
+    ex.start()
+    wait_until("executor /readyz", 60, ex.ready, 0.1)
+    wait_until("job to succeed on attempt 2", 60, lambda: job_state(jid) == "SUCCEEDED")
+
+    dues, succeeded = {}, []
+    for m in read_all([PREFIX + ".executions.default.normal", PREFIX + ".executions.default.high"],
+                      since, keys={jid}):
+        _, rec = WIRE.decode(m.value())
+        dues[rec["execution_id"]] = dues.get(rec["execution_id"], 0) + 1
+    for m in read_all([PREFIX + ".status"], since, keys={jid}):
+        _, rec = WIRE.decode(m.value())
+        if rec["status"] == "SUCCEEDED":
+            succeeded.append(rec["execution_id"])
+    check(sorted(int(k.rsplit(":", 1)[1]) for k in dues) == [1, 2] and set(dues.values()) == {1},
+          "ExecutionDue per execution id: %s" % dues)
+    check(len(succeeded) == 1 and succeeded[0].endswith(":2"), "SUCCEEDED events: %s" % succeeded)
+
+
 def test_timer_rebuilt_from_an_empty_store_fires_nothing_again():
     """A timer whose RocksDB is lost (a replaced machine, an auditor's rebuild) restores every
     partition from offset 0 of commands and status; an occurrence that already FIRED must not
@@ -778,6 +844,7 @@ def test_timer_rebuilt_from_an_empty_store_fires_nothing_again():
 TESTS = [test_kill9_timer_during_load_fires_each_occurrence_exactly_once,
          test_two_timer_instances_share_partitions_and_survive_a_restart,
          test_poison_and_foreign_partition_commands_are_dead_lettered,
+         test_executor_killed_mid_task_times_out_and_the_retry_succeeds_once,
          test_timer_rebuilt_from_an_empty_store_fires_nothing_again]
 
 
