@@ -46,8 +46,7 @@ typedef struct exe_conf_s {
         char data_dir[1024];
         char queues[512];
         char group_id[128];
-        char admin_addr[64];
-        int64_t admin_port;
+        sched_conf_admin_t admin;
         int64_t concurrency;
         int64_t output_max;
         int64_t buffer_max;

@@ -30,10 +30,7 @@ static const sched_conf_prop_t exe_props[] = {
           "comma-separated queues this executor serves", 0, 0),
         P("group.id", SCHED_CONF_STR, group_id, "klok-executor",
           "consumer group of this executor pool", 0, 0),
-        P("admin.addr", SCHED_CONF_STR, admin_addr, "127.0.0.1",
-          "address of /healthz, /readyz and /metrics", 0, 0),
-        P("admin.port", SCHED_CONF_INT, admin_port, "0",
-          "port of /healthz, /readyz and /metrics (0: off)", 0, 65535),
+        SCHED_CONF_ADMIN(exe_conf_t),
         P("concurrency", SCHED_CONF_INT, concurrency, "4",
           "tasks run at once", 1, 1024),
         P("buffer.max", SCHED_CONF_INT, buffer_max, "1024",
@@ -145,7 +142,7 @@ static void exe_metrics_init(exe_t *exe) {
 static int exe_start(exe_t *exe, char *errstr, size_t errstr_size) {
         exe_metrics_init(exe);
         if (!(exe->admin = sched_admin_start(
-                      exe->conf.admin_addr, (int)exe->conf.admin_port,
+                      exe->conf.admin.addr, (int)exe->conf.admin.port,
                       exe->metrics, exe_ready, exe, errstr, errstr_size)))
                 return -1;
         sched_topic(exe->t_status, sizeof(exe->t_status), exe->conf.common.prefix,

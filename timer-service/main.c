@@ -31,10 +31,7 @@ static const sched_conf_prop_t tmr_props[] = {
           "stable id of this instance, unique in the group (transactional.id "
           "= group.id-instance.id)",
           0, 0),
-        P("admin.addr", SCHED_CONF_STR, admin_addr, "127.0.0.1",
-          "address of /healthz, /readyz and /metrics", 0, 0),
-        P("admin.port", SCHED_CONF_INT, admin_port, "0",
-          "port of /healthz, /readyz and /metrics (0: off)", 0, 65535),
+        SCHED_CONF_ADMIN(tmr_conf_t),
         P("fire.batch.max", SCHED_CONF_INT, fire_batch_max, "2000",
           "most occurrences fired in one transaction", 1, 100000),
         P("fire.lanes", SCHED_CONF_INT, fire_lanes, "3",
@@ -126,8 +123,8 @@ static int tmr_start(tmr_t *t, char *errstr, size_t errstr_size) {
         sched_topic(t->t_dlq, sizeof(t->t_dlq), t->conf.common.prefix, "dlq");
 
         tmr_metrics_init(t);
-        if (!(t->admin = sched_admin_start(t->conf.admin_addr,
-                                           (int)t->conf.admin_port,
+        if (!(t->admin = sched_admin_start(t->conf.admin.addr,
+                                           (int)t->conf.admin.port,
                                            t->metrics, tmr_ready, t, errstr,
                                            errstr_size)))
                 return -1;

@@ -28,8 +28,7 @@ typedef struct tmr_conf_s {
         char data_dir[1024];
         char group_id[128];
         char instance_id[64];
-        char admin_addr[64];
-        int64_t admin_port;
+        sched_conf_admin_t admin;
         int64_t fire_batch_max;
         int64_t fire_lanes;
         int64_t txn_timeout_ms;

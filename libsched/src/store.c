@@ -167,9 +167,9 @@ static char *dup_bytes(const void *p, size_t n) {
         return c;
 }
 
-sched_iter_t *sched_store_iter(sched_store_t *store, sched_cf_t cf,
-                               const void *lower, size_t lower_len,
-                               const void *upper, size_t upper_len) {
+/* An iterator shell with its read options and owned bound copies. */
+static sched_iter_t *iter_new(const void *lower, size_t lower_len,
+                              const void *upper, size_t upper_len) {
         sched_iter_t *it = calloc(1, sizeof(*it));
         if (!it)
                 return NULL;
@@ -184,37 +184,40 @@ sched_iter_t *sched_store_iter(sched_store_t *store, sched_cf_t cf,
                 rocksdb_readoptions_set_iterate_upper_bound(
                         it->ropts, it->upper, upper_len);
         }
-        it->it = rocksdb_create_iterator_cf(store->db, it->ropts,
-                                            store->cfs[cf]);
-        if (lower)
+        return it;
+}
+
+static sched_iter_t *iter_start(sched_iter_t *it, size_t lower_len) {
+        if (it->lower)
                 rocksdb_iter_seek(it->it, it->lower, lower_len);
         else
                 rocksdb_iter_seek_to_first(it->it);
         return it;
 }
 
+sched_iter_t *sched_store_iter(sched_store_t *store, sched_cf_t cf,
+                               const void *lower, size_t lower_len,
+                               const void *upper, size_t upper_len) {
+        sched_iter_t *it = iter_new(lower, lower_len, upper, upper_len);
+        if (!it)
+                return NULL;
+        it->it = rocksdb_create_iterator_cf(store->db, it->ropts,
+                                            store->cfs[cf]);
+        return iter_start(it, lower_len);
+}
+
 sched_iter_t *sched_store_iter_batch(sched_store_t *store, sched_batch_t *batch,
                                      sched_cf_t cf, const void *lower,
                                      size_t lower_len) {
-        sched_iter_t *it = calloc(1, sizeof(*it));
+        sched_iter_t *it = iter_new(lower, lower_len, NULL, 0);
         if (!it)
                 return NULL;
-        it->ropts = rocksdb_readoptions_create();
-        if (lower) {
-                it->lower = dup_bytes(lower, lower_len);
-                rocksdb_readoptions_set_iterate_lower_bound(
-                        it->ropts, it->lower, lower_len);
-        }
         rocksdb_iterator_t *base = rocksdb_create_iterator_cf(
                 store->db, it->ropts, store->cfs[cf]);
         /* The batch iterator takes ownership of the base iterator. */
         it->it = rocksdb_writebatch_wi_create_iterator_with_base_cf(
                 batch->wb, base, store->cfs[cf]);
-        if (lower)
-                rocksdb_iter_seek(it->it, it->lower, lower_len);
-        else
-                rocksdb_iter_seek_to_first(it->it);
-        return it;
+        return iter_start(it, lower_len);
 }
 
 bool sched_iter_valid(sched_iter_t *it) {

@@ -58,6 +58,20 @@ typedef struct sched_conf_common_s {
         SCHED_CONF_COMMON_STR(type, log_level, "log.level", "info",           \
                               "debug, info, warn or error")
 
+/** The operations endpoints (sched/admin.h) of a service without an HTTP
+ *  server of its own; embed as `admin`, list SCHED_CONF_ADMIN(type). */
+typedef struct sched_conf_admin_s {
+        char addr[64];
+        int64_t port;
+} sched_conf_admin_t;
+
+#define SCHED_CONF_ADMIN(type)                                                \
+        {"admin.addr", SCHED_CONF_STR, offsetof(type, admin.addr),            \
+         sizeof(((type *)0)->admin.addr), "127.0.0.1",                        \
+         "address of /healthz, /readyz and /metrics", 0, 0},                  \
+        {"admin.port", SCHED_CONF_INT, offsetof(type, admin.port), 0, "0",     \
+         "port of /healthz, /readyz and /metrics (0: off)", 0, 65535}
+
 /** Table terminator. */
 #define SCHED_CONF_END {NULL, 0, 0, 0, NULL, NULL, 0, 0}
 
