@@ -165,6 +165,8 @@ static int apply_record(tmr_t *t, const rd_kafka_message_t *rkm,
         if (eff->rejected)
                 sched_warn("timer", "job %s rejected: %s", ev->job_id,
                            eff->reason);
+        if (eff->refused)
+                dead_letter(t, rkm, eff->reason);
         return 0;
 }
 

@@ -797,15 +797,27 @@ sched_err_t sched_timer_apply(sched_store_t *store, sched_batch_t *batch,
         if (sched_timer_job_get(store, batch, codec, ev->job_id, &job)) {
                 /* Unknown job: a command changes nothing; a status event
                  * is parked for the CreateJob still to come. */
-                if (ev->type != SCHED_EV_STATUS)
+                if (ev->type != SCHED_EV_STATUS) {
+                        /* Commands of a job are on one partition in order:
+                         * its CreateJob would have come first. */
+                        effect->refused = true;
+                        snprintf(effect->reason, sizeof(effect->reason),
+                                 "%s for unknown job %s",
+                                 sched_ev_type2str(ev->type), ev->job_id);
                         return SCHED_ERR_OK;
+                }
                 return sched_orphan_put(store, batch, codec, 'T', ev, offset);
         }
         bool changed;
         if (ev->type == SCHED_EV_STATUS)
                 changed = apply_status(store, batch, &job, ev, effect);
-        else if (strcmp(job.def.tenant, ev->tenant))
-                changed = false; /* another tenant's command: ignored */
+        else if (strcmp(job.def.tenant, ev->tenant)) {
+                changed = false; /* another tenant's command: refused */
+                effect->refused = true;
+                snprintf(effect->reason, sizeof(effect->reason),
+                         "%s from tenant %s for a job of another tenant",
+                         sched_ev_type2str(ev->type), ev->tenant);
+        }
         else if (ev->type == SCHED_EV_UPDATE_JOB)
                 changed = apply_update(store, batch, &job, ev, effect);
         else

@@ -197,9 +197,16 @@ static void test_cancel_pause_resume(void **state) {
         commit(fx);
         assert_int_equal(due_count(fx), 0);
         assert_int_equal(state_of(fx, "job-b"), SCHED_TJ_CANCELLED);
-        /* Commands for unknown jobs change nothing. */
+        /* Commands for unknown jobs, or from another tenant, change
+         * nothing and are refused with a reason (dead-lettered). */
         control_ev(&ev, SCHED_EV_CANCEL_JOB, "nobody", "t1");
-        apply(fx, &ev, NULL);
+        apply(fx, &ev, &eff);
+        assert_true(eff.refused);
+        assert_non_null(strstr(eff.reason, "unknown job nobody"));
+        control_ev(&ev, SCHED_EV_PAUSE_JOB, "job-b", "t2");
+        apply(fx, &ev, &eff);
+        assert_true(eff.refused);
+        assert_non_null(strstr(eff.reason, "another tenant"));
         commit(fx);
         fx_destroy(fx);
 }

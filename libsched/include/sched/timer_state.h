@@ -85,6 +85,9 @@ typedef struct sched_timer_effect_s {
         bool due_added;      /* a due entry was added at due_ms */
         int64_t due_ms;
         bool rejected;       /* the command was rejected: see reason */
+        bool refused;        /* a command that cannot apply to any job the
+                              * timer knows (unknown job, another tenant's):
+                              * see reason; the service dead-letters it */
         char reason[256];
         /* Due entries this event deleted, as sched_due_key_str() keys: the
          * service forgets them as in flight.  Entries of a job created by
