@@ -143,7 +143,8 @@ static int exe_start(exe_t *exe, char *errstr, size_t errstr_size) {
         exe_metrics_init(exe);
         if (!(exe->admin = sched_admin_start(
                       exe->conf.admin.addr, (int)exe->conf.admin.port,
-                      exe->metrics, exe_ready, exe, errstr, errstr_size)))
+                      exe->metrics, exe_ready, NULL, exe, errstr,
+                      errstr_size)))
                 return -1;
         sched_topic(exe->t_status, sizeof(exe->t_status), exe->conf.common.prefix,
                     "status");

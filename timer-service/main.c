@@ -15,6 +15,7 @@
 #include "sched/config.h"
 #include "sched/log.h"
 #include "sched/time.h"
+#include "sched/timer_state.h"
 #include "timer_int.h"
 
 #define P(name, type, field, def, doc, min, max)                              \
@@ -73,6 +74,42 @@ static const char *tmr_ready(void *opaque) {
         return NULL;
 }
 
+/* GET /digest?partition=N: the partition's state digest and the offsets it
+ * stands for (what `klokctl rebuild --verify` compares).  Admin thread:
+ * reads a store snapshot and fields fixed at start. */
+static char *tmr_route(void *opaque, const char *path, const char *arg,
+                       unsigned *status) {
+        tmr_t *t = opaque;
+        if (strcmp(path, "/digest"))
+                return NULL;
+        char *end = NULL;
+        long p = arg ? strtol(arg, &end, 10) : -1;
+        char *out = malloc(512);
+        if (!out)
+                return NULL;
+        sched_timer_digest_t d;
+        if (!arg || !*arg || *end || p < 0 || p >= t->nparts ||
+            sched_timer_digest(t->store, (int32_t)p, t->nparts, t->t_commands,
+                               t->t_status, &d)) {
+                *status = 400;
+                snprintf(out, 512,
+                         "{\"error\":\"invalid_field\",\"field\":"
+                         "\"partition\",\"message\":\"a partition from 0 "
+                         "to %d\"}",
+                         (int)t->nparts - 1);
+                return out;
+        }
+        snprintf(out, 512,
+                 "{\"partition\":%d,\"commands_offset\":%lld,"
+                 "\"status_offset\":%lld,\"jobs\":%llu,\"due\":%llu,"
+                 "\"orphans\":%llu,\"sha256\":\"%s\"}",
+                 (int)d.partition,
+                 (long long)d.commands_offset, (long long)d.status_offset,
+                 (unsigned long long)d.jobs, (unsigned long long)d.due,
+                 (unsigned long long)d.orphans, d.sha256);
+        return out;
+}
+
 static void tmr_metrics_init(tmr_t *t) {
         sched_metrics_t *m = t->metrics = sched_metrics_new();
         t->m.applied = sched_metrics_counter(
@@ -125,8 +162,8 @@ static int tmr_start(tmr_t *t, char *errstr, size_t errstr_size) {
         tmr_metrics_init(t);
         if (!(t->admin = sched_admin_start(t->conf.admin.addr,
                                            (int)t->conf.admin.port,
-                                           t->metrics, tmr_ready, t, errstr,
-                                           errstr_size)))
+                                           t->metrics, tmr_ready, tmr_route,
+                                           t, errstr, errstr_size)))
                 return -1;
         if (!(t->codec = sched_codec_new(t->conf.common.schemas_dir, errstr,
                                          errstr_size)))

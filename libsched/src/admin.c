@@ -20,6 +20,7 @@ struct sched_admin_s {
         struct MHD_Daemon *daemon;
         sched_metrics_t *metrics;
         sched_admin_ready_cb ready;
+        sched_admin_route_cb route;
         void *opaque;
 };
 
@@ -89,16 +90,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                 return reply(conn, 503, json_type, body, sizeof(body) - 1,
                              MHD_RESPMEM_PERSISTENT);
         }
-        static char body[] = "{\"error\":\"not_found\",\"message\":\"this "
-                             "service serves /healthz, /readyz and "
-                             "/metrics\"}";
+        if (admin->route) {
+                unsigned status = 200;
+                const char *arg = MHD_lookup_connection_value(
+                        conn, MHD_GET_ARGUMENT_KIND, "partition");
+                char *out = admin->route(admin->opaque, url, arg, &status);
+                if (out)
+                        return reply(conn, status, json_type, out,
+                                     strlen(out), MHD_RESPMEM_MUST_FREE);
+        }
+        static char body[] = "{\"error\":\"not_found\",\"message\":\"no "
+                             "such route\"}";
         return reply(conn, 404, json_type, body, sizeof(body) - 1,
                      MHD_RESPMEM_PERSISTENT);
 }
 
 sched_admin_t *sched_admin_start(const char *addr, int port,
                                  sched_metrics_t *metrics,
-                                 sched_admin_ready_cb ready, void *opaque,
+                                 sched_admin_ready_cb ready,
+                                 sched_admin_route_cb route, void *opaque,
                                  char *errstr, size_t errstr_size) {
         sched_admin_t *admin = calloc(1, sizeof(*admin));
         if (!admin) {
@@ -107,6 +117,7 @@ sched_admin_t *sched_admin_start(const char *addr, int port,
         }
         admin->metrics = metrics;
         admin->ready = ready;
+        admin->route = route;
         admin->opaque = opaque;
         if (port == 0)
                 return admin;

@@ -21,6 +21,11 @@ struct sched_batch_s {
         rocksdb_writebatch_wi_t *wb;
 };
 
+struct sched_snapshot_s {
+        const rocksdb_snapshot_t *snap;
+        rocksdb_readoptions_t *ropts;
+};
+
 struct sched_iter_s {
         rocksdb_iterator_t *it;
         rocksdb_readoptions_t *ropts;
@@ -220,6 +225,38 @@ sched_iter_t *sched_store_iter_batch(sched_store_t *store, sched_batch_t *batch,
         return iter_start(it, lower_len);
 }
 
+sched_snapshot_t *sched_store_snapshot(sched_store_t *store) {
+        sched_snapshot_t *snap = calloc(1, sizeof(*snap));
+        if (!snap)
+                return NULL;
+        snap->snap = rocksdb_create_snapshot(store->db);
+        snap->ropts = rocksdb_readoptions_create();
+        rocksdb_readoptions_set_snapshot(snap->ropts, snap->snap);
+        return snap;
+}
+
+void sched_store_snapshot_release(sched_store_t *store,
+                                  sched_snapshot_t *snap) {
+        if (!snap)
+                return;
+        rocksdb_readoptions_destroy(snap->ropts);
+        rocksdb_release_snapshot(store->db, snap->snap);
+        free(snap);
+}
+
+sched_iter_t *sched_store_iter_snap(sched_store_t *store,
+                                    sched_snapshot_t *snap, sched_cf_t cf,
+                                    const void *lower, size_t lower_len,
+                                    const void *upper, size_t upper_len) {
+        sched_iter_t *it = iter_new(lower, lower_len, upper, upper_len);
+        if (!it)
+                return NULL;
+        rocksdb_readoptions_set_snapshot(it->ropts, snap->snap);
+        it->it = rocksdb_create_iterator_cf(store->db, it->ropts,
+                                            store->cfs[cf]);
+        return iter_start(it, lower_len);
+}
+
 bool sched_iter_valid(sched_iter_t *it) {
         return rocksdb_iter_valid(it->it);
 }
@@ -274,11 +311,23 @@ void sched_store_offset_stage(sched_store_t *store, sched_batch_t *batch,
 
 int64_t sched_store_offset_get(sched_store_t *store, const char *topic,
                                int32_t partition) {
-        char key[300], *val;
+        return sched_store_offset_get_snap(store, NULL, topic, partition);
+}
+
+int64_t sched_store_offset_get_snap(sched_store_t *store,
+                                    sched_snapshot_t *snap, const char *topic,
+                                    int32_t partition) {
+        char key[300], *val, *err = NULL;
         size_t klen = offset_key(key, sizeof(key), topic, partition), vlen;
-        if (!klen || sched_store_get(store, NULL, SCHED_CF_META, key, klen,
-                                     &val, &vlen))
+        if (!klen)
                 return -1;
+        val = rocksdb_get_cf(store->db, snap ? snap->ropts : store->ropts,
+                             store->cfs[SCHED_CF_META], key, klen, &vlen,
+                             &err);
+        if (err || !val) {
+                free(err);
+                return -1;
+        }
         int64_t off = vlen == 8 ? (int64_t)sched_be64_get(
                                           (const unsigned char *)val)
                                 : -1;

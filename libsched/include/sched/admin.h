@@ -3,6 +3,7 @@
  *   GET /healthz  200 while the process runs
  *   GET /readyz   200 when the service says it is ready, else 503 + reason
  *   GET /metrics  Prometheus text from a sched_metrics_t registry
+ *   and any GET routes of the service's own (sched_admin_route_cb)
  * on its own small libmicrohttpd server (one internal thread).
  */
 #ifndef SCHED_ADMIN_H
@@ -20,11 +21,20 @@ typedef struct sched_admin_s sched_admin_t;
  */
 typedef const char *(*sched_admin_ready_cb)(void *opaque);
 
+/**
+ * A service's own GET routes (after the three above): return a malloc'd
+ * JSON body and set *status, or NULL for 404.  `arg` is the value of the
+ * query parameter "partition" (NULL if absent).  Runs on the admin thread.
+ */
+typedef char *(*sched_admin_route_cb)(void *opaque, const char *path,
+                                      const char *arg, unsigned *status);
+
 /** Listen on addr:port (port 0: do not start, return a valid no-op
- *  handle).  NULL + errstr on failure. */
+ *  handle).  route may be NULL.  NULL + errstr on failure. */
 sched_admin_t *sched_admin_start(const char *addr, int port,
                                  sched_metrics_t *metrics,
-                                 sched_admin_ready_cb ready, void *opaque,
+                                 sched_admin_ready_cb ready,
+                                 sched_admin_route_cb route, void *opaque,
                                  char *errstr, size_t errstr_size);
 void sched_admin_stop(sched_admin_t *admin);
 

@@ -90,6 +90,21 @@ sched_iter_t *sched_store_iter(sched_store_t *store, sched_cf_t cf,
 sched_iter_t *sched_store_iter_batch(sched_store_t *store, sched_batch_t *batch,
                                      sched_cf_t cf, const void *lower,
                                      size_t lower_len);
+/** A consistent point-in-time view of the whole store, for readers on
+ *  other threads (digests, audits) while the owner keeps writing. */
+typedef struct sched_snapshot_s sched_snapshot_t;
+sched_snapshot_t *sched_store_snapshot(sched_store_t *store);
+void sched_store_snapshot_release(sched_store_t *store,
+                                  sched_snapshot_t *snap);
+/** sched_store_iter() over the snapshot. */
+sched_iter_t *sched_store_iter_snap(sched_store_t *store,
+                                    sched_snapshot_t *snap, sched_cf_t cf,
+                                    const void *lower, size_t lower_len,
+                                    const void *upper, size_t upper_len);
+/** sched_store_offset_get() as of the snapshot. */
+int64_t sched_store_offset_get_snap(sched_store_t *store,
+                                    sched_snapshot_t *snap, const char *topic,
+                                    int32_t partition);
 bool sched_iter_valid(sched_iter_t *it);
 void sched_iter_next(sched_iter_t *it);
 const char *sched_iter_key(sched_iter_t *it, size_t *lenp);

@@ -152,6 +152,28 @@ int64_t sched_schedule_next(const sched_schedule_t *s, int64_t anchor_ms,
                             int64_t after_ms, char *reason,
                             size_t reason_size);
 
+/** A fingerprint of one partition's timer state. */
+typedef struct sched_timer_digest_s {
+        int32_t partition;
+        int64_t commands_offset; /* next offsets: the state is that of the */
+        int64_t status_offset;   /* log prefixes before them */
+        uint64_t jobs, due, orphans; /* rows covered */
+        char sha256[65];             /* hex */
+} sched_timer_digest_t;
+
+/**
+ * SHA-256 over everything the timer holds for `partition` (its jobs' rows,
+ * its due entries, its parked status events), read from one snapshot with
+ * the offsets it corresponds to.  Replaying the same log prefixes into an
+ * empty store gives the same digest, whatever the batch boundaries or the
+ * interleaving of the two topics.  Any thread (it reads a snapshot).
+ */
+sched_err_t sched_timer_digest(sched_store_t *store, int32_t partition,
+                               int32_t partition_cnt,
+                               const char *commands_topic,
+                               const char *status_topic,
+                               sched_timer_digest_t *out);
+
 const char *sched_timer_jstate2str(sched_timer_jstate_t st);
 
 #endif /* SCHED_TIMER_STATE_H */
