@@ -393,10 +393,11 @@ TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 TESTS.sort(key=lambda f: f.__name__ == "test_thousand_jobs_fire_exactly_once_and_succeed")
 
 
-def main():
-    only = sys.argv[1:]
+def run_tests(tests, only=(), finish=None):
+    """Run each test (those whose name contains one of `only`, if given), one line each, then
+    `finish()` if given, then the closing "N passed, M failed" line.  Returns the exit code."""
     passed = failed = 0
-    for t in TESTS:
+    for t in tests:
         if only and not any(o in t.__name__ for o in only):
             continue
         t0 = time.monotonic()
@@ -409,8 +410,14 @@ def main():
             print("FAIL %s (%.1f s): %s" % (t.__name__, time.monotonic() - t0, e), flush=True)
             if not isinstance(e, Failure):
                 traceback.print_exc()
+    if finish:
+        finish()
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
+
+
+def main():
+    return run_tests(TESTS, sys.argv[1:])
 
 
 if __name__ == "__main__":

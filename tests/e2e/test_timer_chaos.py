@@ -25,8 +25,8 @@ Every wait is for a condition, with a deadline; the only bare sleeps pick kill m
 length of one planned outage.
 """
 import bisect
-import json
 import concurrent.futures
+import json
 import os
 import random
 import re
@@ -34,7 +34,6 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 import urllib.error
 import urllib.request
 import uuid
@@ -43,7 +42,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_e2e import (API, BOOTSTRAP, FINAL, PREFIX, ROOT, WIRE, Failure, check,  # noqa: E402
-                      http, job_state, submit, wait_until)
+                      http, job_state, run_tests, submit, wait_until)
 
 RUN_DIR = os.environ.get("KLOK_RUN_DIR", os.path.join(ROOT, ".klok-test", "kafka-3.9.2"))
 BUILD_DIR = os.environ.get("KLOK_BUILD_DIR", os.path.join(ROOT, "build-test"))
@@ -886,28 +885,14 @@ def main():
     check(os.path.exists(TIMER_BIN), "no timer binary at %s" % TIMER_BIN)
     print("timer chaos: run dir %s, API %s, broker %s, seed %d" % (RUN_DIR, API, BOOTSTRAP, SEED),
           flush=True)
-    only = sys.argv[1:]
-    passed = failed = 0
-    for t in TESTS:
-        if only and not any(o in t.__name__ for o in only):
-            continue
-        t0 = time.monotonic()
-        try:
-            t()
-            passed += 1
-            print("ok   %s (%.1f s)" % (t.__name__, time.monotonic() - t0), flush=True)
-        except Exception as e:  # noqa: BLE001 — report every failure, run the rest
-            failed += 1
-            print("FAIL %s (%.1f s): %s" % (t.__name__, time.monotonic() - t0, e), flush=True)
-            if not isinstance(e, Failure):
-                traceback.print_exc()
-    # Leave the stack's timer running: the scripts check that every service survived.
-    t = timer0()
-    if not t.alive():
-        print("(restarting the stack's timer, found stopped at the end)", flush=True)
-        t.start()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+
+    def leave_timer_running():
+        # The scripts check afterwards that every service of the stack survived.
+        t = timer0()
+        if not t.alive():
+            print("(restarting the stack's timer, found stopped at the end)", flush=True)
+            t.start()
+    return run_tests(TESTS, sys.argv[1:], leave_timer_running)
 
 
 if __name__ == "__main__":
