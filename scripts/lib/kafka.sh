@@ -221,7 +221,8 @@ _klok_kafka_pid_is_broker() {
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
     [[ -r "/proc/$pid/cmdline" ]] || return 1
     # A zombie (dead, not yet reaped) has an empty command line: it counts as stopped.
-    cmdline="$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+    # (braces: the redirection's own error, when the process just went away, is silenced too)
+    cmdline="$({ tr '\0' '\n' <"/proc/$pid/cmdline"; } 2>/dev/null)" || return 1
     exe="${cmdline%%$'\n'*}"
     [[ "${exe##*/}" == java ]] || return 1
     [[ "$cmdline" == *$'\n'kafka.Kafka$'\n'"$data_dir/server.properties"* ]]
