@@ -16,6 +16,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sched/log.h"
 #include "sched/time.h"
@@ -35,6 +36,7 @@ struct tmr_lane_s {
         rd_kafka_topic_partition_list_t *offsets;
         rd_kafka_consumer_group_metadata_t *cgmd;
         bool must_abort;
+        int64_t handed_ms; /* monotonic time of the hand-over */
         int result; /* 0 committed, 1 aborted, -1 fatal */
         /* In-flight keys this transaction added, forgotten if aborted. */
         char (*keys)[SCHED_DUE_KEY_STR_MAX];
@@ -228,6 +230,7 @@ void tmr_lane_hand_over(tmr_lane_t *lane,
         lane->offsets = offsets;
         lane->cgmd = cgmd;
         lane->must_abort = must_abort;
+        lane->handed_ms = sched_mono_ms();
         lane->state = TMR_LANE_COMMITTING;
         pthread_cond_broadcast(&lane->cond);
         pthread_mutex_unlock(&lane->lock);
@@ -235,9 +238,33 @@ void tmr_lane_hand_over(tmr_lane_t *lane,
 
 int tmr_lane_reap(tmr_lane_t *lane, bool wait) {
         tmr_t *t = lane->t;
+        const int64_t limit_ms = 2 * t->conf.txn_timeout_ms;
         pthread_mutex_lock(&lane->lock);
-        while (wait && lane->state == TMR_LANE_COMMITTING)
-                pthread_cond_wait(&lane->cond, &lane->lock);
+        while (wait && lane->state == TMR_LANE_COMMITTING &&
+               sched_mono_ms() - lane->handed_ms <= limit_ms) {
+                /* Bounded: the watchdog below must get its turn. */
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_nsec += 100 * 1000000L;
+                if (until.tv_nsec >= 1000000000L) {
+                        until.tv_sec++;
+                        until.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&lane->cond, &lane->lock, &until);
+        }
+        if (lane->state == TMR_LANE_COMMITTING &&
+            sched_mono_ms() - lane->handed_ms > limit_ms) {
+                /* Watchdog: librdkafka can ignore its own timeout when the
+                 * coordinator is gone (#5456).  The outcome is unknown, so
+                 * the only safe move is a restart, which restores. */
+                pthread_mutex_unlock(&lane->lock);
+                t->hung = true;
+                sched_error("timer", "lane %d: commit hung for %lld ms; "
+                                     "stopping",
+                            lane->index,
+                            (long long)(sched_mono_ms() - lane->handed_ms));
+                return -1;
+        }
         if (lane->state != TMR_LANE_DONE) {
                 pthread_mutex_unlock(&lane->lock);
                 return 0;

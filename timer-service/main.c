@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sched/config.h"
 #include "sched/log.h"
@@ -246,7 +247,11 @@ static int tmr_start(tmr_t *t, char *errstr, size_t errstr_size) {
 
 static void tmr_stop(tmr_t *t) {
         sched_admin_stop(t->admin);
-        tmr_lanes_drain(t);
+        if (tmr_lanes_drain(t) && t->hung) {
+                sched_error("timer", "a commit hung while stopping: exiting "
+                                     "without a graceful stop");
+                _exit(1);
+        }
         if (t->consumer) {
                 rd_kafka_consumer_close(t->consumer);
                 rd_kafka_destroy(t->consumer);
@@ -339,6 +344,13 @@ int main(int argc, char **argv) {
                                            t.m.dead_lettered),
                                    sched_strset_count(t.inflight));
                 }
+        }
+        if (t.hung) {
+                /* A lane thread is stuck inside librdkafka: a graceful stop
+                 * would wait for it forever.  Nothing is lost: the restart
+                 * restores from the store and the topics. */
+                sched_error("timer", "exiting without a graceful stop");
+                _exit(1);
         }
         sched_info("timer", "stopping");
         tmr_stop(&t);

@@ -65,6 +65,7 @@ typedef struct tmr_s {
         tmr_lane_t *lanes[TMR_LANES_MAX]; /* transactional producers */
         int nlanes;
         bool fatal; /* a transaction failed where it could not be handled */
+        bool hung;  /* a commit outlived its timeout: exit without draining */
         rd_kafka_t *dlq_producer; /* idempotent: dead letters */
         char t_commands[SCHED_TOPIC_MAX];
         char t_status[SCHED_TOPIC_MAX];
