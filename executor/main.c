@@ -18,9 +18,7 @@
 #include "sched/log.h"
 #include "sched/time.h"
 
-#define P(name, type, field, def, doc, min, max)                              \
-        {name, type, offsetof(exe_conf_t, field),                             \
-         sizeof(((exe_conf_t *)0)->field), def, doc, min, max}
+#define P(...) SCHED_CONF_FIELD(exe_conf_t, __VA_ARGS__)
 
 static const sched_conf_prop_t exe_props[] = {
         SCHED_CONF_COMMON(exe_conf_t),

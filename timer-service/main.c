@@ -19,9 +19,7 @@
 #include "sched/timer_state.h"
 #include "timer_int.h"
 
-#define P(name, type, field, def, doc, min, max)                              \
-        {name, type, offsetof(tmr_conf_t, field),                             \
-         sizeof(((tmr_conf_t *)0)->field), def, doc, min, max}
+#define P(...) SCHED_CONF_FIELD(tmr_conf_t, __VA_ARGS__)
 
 static const sched_conf_prop_t tmr_props[] = {
         SCHED_CONF_COMMON(tmr_conf_t),

@@ -92,11 +92,12 @@ def submit(body, expect=201):
     return resp
 
 
-def read_topic(topics, from_ts_ms=0, want_eof=True):
-    """Every record of the topics, read_committed, from the first offset at/after from_ts_ms
-    to the end of each partition."""
+def read_topic(topics, from_ts_ms=0, isolation="read_committed", keys=None, deadline_s=90):
+    """Every record of the topics from the first offset at/after from_ts_ms to the end of each
+    partition (the last stable offset under read_committed); only those keyed by `keys` (a set
+    of strings) if given."""
     c = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": "e2e-" + uuid.uuid4().hex,
-                  "isolation.level": "read_committed", "enable.auto.commit": False,
+                  "isolation.level": isolation, "enable.auto.commit": False,
                   "enable.partition.eof": True, "auto.offset.reset": "earliest"})
     parts = []
     for t in topics:
@@ -107,16 +108,15 @@ def read_topic(topics, from_ts_ms=0, want_eof=True):
     c.assign(parts)
     pending = {(p.topic, p.partition) for p in parts}
     out = []
-    end = time.monotonic() + 60
+    end = time.monotonic() + deadline_s
     while pending and time.monotonic() < end:
-        m = c.poll(0.5)
-        if m is None:
-            continue
-        if m.error():
-            if m.error().code() == -191:  # _PARTITION_EOF
-                pending.discard((m.topic(), m.partition()))
-            continue
-        out.append(m)
+        for m in c.consume(1000, 0.5):
+            if m.error():
+                if m.error().code() == -191:  # _PARTITION_EOF
+                    pending.discard((m.topic(), m.partition()))
+                continue
+            if keys is None or (m.key() or b"").decode(errors="replace") in keys:
+                out.append(m)
     c.close()
     check(not pending, "did not reach the end of %s" % sorted(pending))
     return out

@@ -38,11 +38,11 @@ import urllib.error
 import urllib.request
 import uuid
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_e2e import (API, BOOTSTRAP, FINAL, PREFIX, ROOT, WIRE, Failure, check,  # noqa: E402
-                      http, job_state, run_tests, submit, wait_until)
+                      http, job_state, read_topic, run_tests, submit, wait_until)
 
 RUN_DIR = os.environ.get("KLOK_RUN_DIR", os.path.join(ROOT, ".klok-test", "kafka-3.9.2"))
 BUILD_DIR = os.environ.get("KLOK_BUILD_DIR", os.path.join(ROOT, "build-test"))
@@ -240,33 +240,6 @@ def ensure_running(t):
 
 # --- reading and checking the topics -----------------------------------------------------------
 
-def read_all(topics, from_ts_ms, isolation="read_committed", keys=None):
-    """Every record of the topics from the first offset at/after from_ts_ms to the end of each
-    partition (the last stable offset under read_committed); only those keyed by `keys`."""
-    c = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": "chaos-" + uuid.uuid4().hex,
-                  "isolation.level": isolation, "enable.auto.commit": False,
-                  "enable.partition.eof": True, "auto.offset.reset": "earliest"})
-    parts = []
-    for t in topics:
-        md = c.list_topics(t, timeout=10).topics[t]
-        check(md.error is None, "topic %s: %s" % (t, md.error))
-        parts += [TopicPartition(t, p, from_ts_ms) for p in md.partitions]
-    parts = c.offsets_for_times(parts, timeout=10)
-    c.assign(parts)
-    pending = {(p.topic, p.partition) for p in parts}
-    out = []
-    end = time.monotonic() + 90
-    while pending and time.monotonic() < end:
-        for m in c.consume(1000, 0.5):
-            if m.error():
-                if m.error().code() == -191:  # _PARTITION_EOF
-                    pending.discard((m.topic(), m.partition()))
-                continue
-            if keys is None or (m.key() or b"").decode(errors="replace") in keys:
-                out.append(m)
-    c.close()
-    check(not pending, "did not reach the end of %s" % sorted(pending))
-    return out
 
 
 def wait_all_succeeded(due_of, deadline_s):
@@ -311,7 +284,7 @@ def verify_exactly_once(due_of, since_ms):
     keys = set(due_of)
     want = {"%s:%d:1" % (j, d): j for j, d in due_of.items()}
 
-    recs = read_all(EXEC_TOPICS, since_ms, keys=keys)
+    recs = read_topic(EXEC_TOPICS, since_ms, keys=keys)
     dues = {}
     problems = []
     for m in recs:
@@ -350,7 +323,7 @@ def verify_exactly_once(due_of, since_ms):
 
     fired = {}
     fired_list = []
-    for m in read_all([STATUS_TOPIC], since_ms, keys=keys):
+    for m in read_topic([STATUS_TOPIC], since_ms, keys=keys):
         name, rec = WIRE.decode(m.value())
         if name != "StatusEvent" or rec["status"] != "FIRED":
             continue
@@ -382,7 +355,7 @@ def verify_exactly_once(due_of, since_ms):
         problems.append("%d earlier occurrences of other jobs FIRED again (of %d FIRED since the "
                         "test began), e.g. %s" % (len(again), nfired, again[:5]))
     # Not a failure: what the kills left in aborted (or never committed) transactions.
-    raw = read_all(EXEC_TOPICS, since_ms, isolation="read_uncommitted", keys=keys)
+    raw = read_topic(EXEC_TOPICS, since_ms, isolation="read_uncommitted", keys=keys)
     log("executions topics: %d committed ExecutionDue for %d jobs; %d more records in aborted "
         "transactions (read_uncommitted)", len(recs), len(due_of), len(raw) - len(recs))
     return {e: v[0][:2] for e, v in dues.items()}, fired_list, problems
@@ -397,7 +370,7 @@ def refired_since(since_ms, skip_jobs):
     """Occurrences of jobs not in skip_jobs with a FIRED at/after since_ms that had FIRED before:
     returns ([(execution id, [where each FIRED is])], how many FIRED since since_ms)."""
     new = {}
-    for m in read_all([STATUS_TOPIC], since_ms):
+    for m in read_topic([STATUS_TOPIC], since_ms):
         if (m.key() or b"").decode(errors="replace") in skip_jobs:
             continue
         name, rec = WIRE.decode(m.value())
@@ -406,7 +379,7 @@ def refired_since(since_ms, skip_jobs):
     if not new:
         return [], 0
     where = {}
-    for m in read_all([STATUS_TOPIC], 0, keys=set(new.values())):
+    for m in read_topic([STATUS_TOPIC], 0, keys=set(new.values())):
         name, rec = WIRE.decode(m.value())
         if name == "StatusEvent" and rec["status"] == "FIRED" and rec["execution_id"] in new:
             where.setdefault(rec["execution_id"], []).append("status[%d]@%d %s" % (
@@ -706,7 +679,7 @@ def test_poison_and_foreign_partition_commands_are_dead_lettered():
 
     def dlq_reasons():
         out = {}
-        for m in read_all([PREFIX + ".dlq"], start):
+        for m in read_topic([PREFIX + ".dlq"], start):
             h = {k: (v or b"").decode(errors="replace") for k, v in (m.headers() or [])}
             out.setdefault(m.key().decode(errors="replace"), []).append(h)
         return out
@@ -736,7 +709,7 @@ def test_poison_and_foreign_partition_commands_are_dead_lettered():
     marker = submit({"name": "chaos-marker", "task": "noop", "schedule": {"type": "at", "at": iso(due)}})
     wait_until("marker job due at the same instant to succeed", 60,
                lambda: job_state(marker["job_id"]) == "SUCCEEDED")
-    fired = read_all(EXEC_TOPICS + [STATUS_TOPIC], start, keys={foreign},
+    fired = read_topic(EXEC_TOPICS + [STATUS_TOPIC], start, keys={foreign},
                      isolation="read_uncommitted")
     check(not fired, "the foreign-partition job fired: %s"
           % [(m.topic(), m.partition(), m.offset()) for m in fired])
@@ -785,7 +758,7 @@ def test_executor_killed_mid_task_times_out_and_the_retry_succeeds_once():
     log("executor killed -9 while attempt 1 ran")
 
     def timed_out():
-        for m in read_all([PREFIX + ".status"], since, keys={jid}):
+        for m in read_topic([PREFIX + ".status"], since, keys={jid}):
             name, rec = WIRE.decode(m.value())
             if rec["status"] == "TIMED_OUT" and rec["attempt"] == 1:
                 return m.timestamp()[1]
@@ -797,11 +770,11 @@ def test_executor_killed_mid_task_times_out_and_the_retry_succeeds_once():
     wait_until("job to succeed on attempt 2", 60, lambda: job_state(jid) == "SUCCEEDED")
 
     dues, succeeded = {}, []
-    for m in read_all([PREFIX + ".executions.default.normal", PREFIX + ".executions.default.high"],
+    for m in read_topic([PREFIX + ".executions.default.normal", PREFIX + ".executions.default.high"],
                       since, keys={jid}):
         _, rec = WIRE.decode(m.value())
         dues[rec["execution_id"]] = dues.get(rec["execution_id"], 0) + 1
-    for m in read_all([PREFIX + ".status"], since, keys={jid}):
+    for m in read_topic([PREFIX + ".status"], since, keys={jid}):
         _, rec = WIRE.decode(m.value())
         if rec["status"] == "SUCCEEDED":
             succeeded.append(rec["execution_id"])

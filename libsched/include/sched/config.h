@@ -34,6 +34,12 @@ typedef struct sched_conf_prop_s {
         int64_t min, max; /* INT: inclusive bounds */
 } sched_conf_prop_t;
 
+/** One table entry for `field` of the config struct `type` (the size is
+ *  the field's, used for strings). */
+#define SCHED_CONF_FIELD(type, name, ctype, field, def, doc, min, max)        \
+        {name, ctype, offsetof(type, field), sizeof(((type *)0)->field), def, \
+         doc, min, max}
+
 /** Settings every klok service has; embed as `common` in a service's
  *  config struct and list SCHED_CONF_COMMON(type) in its table. */
 typedef struct sched_conf_common_s {
@@ -44,8 +50,7 @@ typedef struct sched_conf_common_s {
 } sched_conf_common_t;
 
 #define SCHED_CONF_COMMON_STR(type, field, name, def, doc)                    \
-        {name, SCHED_CONF_STR, offsetof(type, common.field),                  \
-         sizeof(((type *)0)->common.field), def, doc, 0, 0}
+        SCHED_CONF_FIELD(type, name, SCHED_CONF_STR, common.field, def, doc, 0, 0)
 #define SCHED_CONF_COMMON(type)                                               \
         SCHED_CONF_COMMON_STR(type, bootstrap, "kafka.bootstrap",             \
                               "127.0.0.1:9092",                               \
@@ -66,11 +71,12 @@ typedef struct sched_conf_admin_s {
 } sched_conf_admin_t;
 
 #define SCHED_CONF_ADMIN(type)                                                \
-        {"admin.addr", SCHED_CONF_STR, offsetof(type, admin.addr),            \
-         sizeof(((type *)0)->admin.addr), "127.0.0.1",                        \
-         "address of /healthz, /readyz and /metrics", 0, 0},                  \
-        {"admin.port", SCHED_CONF_INT, offsetof(type, admin.port), 0, "0",     \
-         "port of /healthz, /readyz and /metrics (0: off)", 0, 65535}
+        SCHED_CONF_FIELD(type, "admin.addr", SCHED_CONF_STR, admin.addr,      \
+                         "127.0.0.1",                                         \
+                         "address of /healthz, /readyz and /metrics", 0, 0),  \
+        SCHED_CONF_FIELD(type, "admin.port", SCHED_CONF_INT, admin.port, "0",  \
+                         "port of /healthz, /readyz and /metrics (0: off)",   \
+                         0, 65535)
 
 /** Table terminator. */
 #define SCHED_CONF_END {NULL, 0, 0, 0, NULL, NULL, 0, 0}
