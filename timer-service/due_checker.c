@@ -4,7 +4,10 @@
  * For every restored partition this instance owns, walk the due index from
  * the partition's lower bound up to now.  Each due entry becomes events in
  * ONE Kafka transaction per pass:
- *   'F' an ExecutionDue on its queue's executions topic + FIRED,
+ *   'F' an ExecutionDue on its queue's executions topic + FIRED — or, for
+ *       a recurring job's occurrence that its misfire or overlap policy
+ *       keeps from running, SKIPPED or BUFFERED,
+ *   'A' the same for the next attempt of a recurring job's execution,
  *   'V' TIMED_OUT (the running execution missed its visibility deadline),
  *   'D' RETRY_SCHEDULED, or DEAD_LETTERED + a record on the dead-letter topic.
  * The checker changes no state: an entry leaves the index when its event is
@@ -73,10 +76,13 @@ static void status_init(sched_event_t *ev, const sched_timer_job_t *job,
         ev->u.status.scheduled_ms = occ_ms;
 }
 
-/* 'F': ExecutionDue on the job's queue + FIRED on its status partition. */
+/* 'F', 'A': ExecutionDue on the job's queue + FIRED on its status
+ * partition. */
 static rd_kafka_resp_err_t emit_fire(tmr_t *t, rd_kafka_t *rk,
                                      const sched_timer_job_t *job,
-                                     const char *exec_id, int64_t now_ms) {
+                                     const sched_timer_action_t *act,
+                                     int64_t now_ms) {
+        const char *exec_id = act->exec_id;
         const sched_job_def_t *def = &job->def.u.def;
         sched_event_t due, fired;
         char topic[SCHED_TOPIC_MAX];
@@ -87,8 +93,8 @@ static rd_kafka_resp_err_t emit_fire(tmr_t *t, rd_kafka_t *rk,
         memcpy(due.tenant, job->def.tenant, sizeof(due.tenant));
         due.ts_ms = now_ms;
         memcpy(due.u.due.execution_id, exec_id, SCHED_EXEC_ID_MAX);
-        due.u.due.attempt = job->fire_attempt;
-        due.u.due.scheduled_ms = job->fire_occ_ms;
+        due.u.due.attempt = act->attempt;
+        due.u.due.scheduled_ms = act->occ_ms;
         memcpy(due.u.due.task, def->task, sizeof(due.u.due.task));
         due.u.due.parameters = def->parameters; /* borrowed */
         memcpy(due.u.due.queue, def->queue, sizeof(due.u.due.queue));
@@ -102,9 +108,28 @@ static rd_kafka_resp_err_t emit_fire(tmr_t *t, rd_kafka_t *rk,
         due.u.due.parameters = NULL;
         if (err)
                 return err;
-        status_init(&fired, job, SCHED_STATUS_FIRED, exec_id,
-                    job->fire_occ_ms, job->fire_attempt, now_ms);
+        status_init(&fired, job, SCHED_STATUS_FIRED, exec_id, act->occ_ms,
+                    act->attempt, now_ms);
         return produce_event(t, rk, t->t_status, job->partition, &fired);
+}
+
+/* 'F' of a recurring job that is not run now: SKIPPED or BUFFERED, with
+ * the policy that says so. */
+static rd_kafka_resp_err_t emit_not_fired(tmr_t *t, rd_kafka_t *rk,
+                                          const sched_timer_job_t *job,
+                                          const sched_timer_action_t *act,
+                                          int64_t now_ms) {
+        sched_event_t ev;
+        status_init(&ev, job,
+                    act->act == SCHED_ACT_SKIP ? SCHED_STATUS_SKIPPED
+                                               : SCHED_STATUS_BUFFERED,
+                    act->exec_id, act->occ_ms, act->attempt, now_ms);
+        sched_event_set_str(&ev.u.status.message, act->reason,
+                            SCHED_MESSAGE_MAX);
+        rd_kafka_resp_err_t err =
+                produce_event(t, rk, t->t_status, job->partition, &ev);
+        sched_event_clear(&ev);
+        return err;
 }
 
 /* 'V': the running execution missed its visibility deadline. */
@@ -194,38 +219,6 @@ static rd_kafka_resp_err_t emit_decision(tmr_t *t, rd_kafka_t *rk,
         }
         sched_event_clear(&ev);
         return err;
-}
-
-/* Is the due entry (kind, due) still what the job waits for?  If so, fill
- * the execution it concerns. */
-static bool entry_current(const sched_timer_job_t *job, char kind,
-                          int64_t due, char exec_id[SCHED_EXEC_ID_MAX]) {
-        switch (kind) {
-        case SCHED_DUE_FIRE:
-                if (job->state != SCHED_TJ_SCHEDULED || job->next_due_ms != due)
-                        return false;
-                sched_execution_id(exec_id, job->def.job_id, job->fire_occ_ms,
-                                   job->fire_attempt);
-                return true;
-        case SCHED_DUE_VISIBILITY:
-                if (job->state != SCHED_TJ_RUNNING || job->deadline_ms != due)
-                        return false;
-                break;
-        case SCHED_DUE_DECIDE:
-                if (job->state != SCHED_TJ_DECIDING || job->decide_ms != due)
-                        return false;
-                if (job->decide == SCHED_DECIDE_COMPLETE ||
-                    job->decide == SCHED_DECIDE_REJECT) {
-                        exec_id[0] = '\0'; /* job-level event */
-                        return true;
-                }
-                break;
-        default:
-                return false;
-        }
-        sched_execution_id(exec_id, job->def.job_id, job->cur_occ_ms,
-                           job->cur_attempt);
-        return true;
 }
 
 /* Positions of every assigned partition, for send_offsets_to_transaction
@@ -334,8 +327,10 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                         if (sched_timer_job_get(t->store, NULL, t->codec,
                                                 job_id, &job))
                                 continue;
-                        char exec_id[SCHED_EXEC_ID_MAX];
-                        if (!entry_current(&job, kind, due, exec_id)) {
+                        int64_t now = sched_now_ms();
+                        sched_timer_action_t act;
+                        sched_timer_due_action(&job, kind, due, now, &act);
+                        if (act.act == SCHED_ACT_NONE) {
                                 sched_timer_job_clear(&job);
                                 continue;
                         }
@@ -347,17 +342,25 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                                 }
                                 in_txn = true;
                         }
-                        int64_t now = sched_now_ms();
                         rd_kafka_resp_err_t err;
-                        if (kind == SCHED_DUE_FIRE) {
-                                err = emit_fire(t, rk, &job, exec_id, now);
+                        switch (act.act) {
+                        case SCHED_ACT_FIRE:
+                                err = emit_fire(t, rk, &job, &act, now);
                                 sched_metric_observe(t->m.lateness,
                                                      (double)(now - due));
-                        } else if (kind == SCHED_DUE_VISIBILITY) {
-                                err = emit_timeout(t, rk, &job, exec_id, now);
-                        } else {
-                                err = emit_decision(t, rk, &job, exec_id,
+                                break;
+                        case SCHED_ACT_SKIP:
+                        case SCHED_ACT_BUFFER:
+                                err = emit_not_fired(t, rk, &job, &act, now);
+                                break;
+                        case SCHED_ACT_TIMEOUT:
+                                err = emit_timeout(t, rk, &job, act.exec_id,
+                                                   now);
+                                break;
+                        default:
+                                err = emit_decision(t, rk, &job, act.exec_id,
                                                     now);
+                                break;
                         }
                         sched_timer_job_clear(&job);
                         if (err) {
@@ -369,7 +372,8 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                                 break;
                         }
                         sched_strset_add(t->inflight, key_if, p);
-                        tmr_lane_add(lane, key_if, kind == SCHED_DUE_FIRE);
+                        tmr_lane_add(lane, key_if,
+                                     act.act == SCHED_ACT_FIRE);
                         fired++;
                 }
                 sched_iter_destroy(it);

@@ -43,6 +43,8 @@
 _Static_assert(sizeof(sched_sched_kind_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(sched_priority_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(sched_status_t) == sizeof(int), "enum size");
+_Static_assert(sizeof(sched_misfire_t) == sizeof(int), "enum size");
+_Static_assert(sizeof(sched_overlap_t) == sizeof(int), "enum size");
 
 /* --- C ↔ Avro field tables ------------------------------------------------ */
 
@@ -91,6 +93,12 @@ static const char *sched_codec_kind_sym(int v) {
 static const char *sched_codec_prio_sym(int v) {
         return sched_priority2str((sched_priority_t)v);
 }
+static const char *sched_codec_misfire_sym(int v) {
+        return sched_misfire2str((sched_misfire_t)v);
+}
+static const char *sched_codec_overlap_sym(int v) {
+        return sched_overlap2str((sched_overlap_t)v);
+}
 static const char *sched_codec_status_sym(int v) {
         return sched_status2str((sched_status_t)v);
 }
@@ -101,6 +109,10 @@ static const char *sched_codec_status_sym(int v) {
 #define CF_ARRAY(T, member) .size = sizeof(((T *)0)->member)
 #define CF_KIND .sym = sched_codec_kind_sym, .sym_cnt = SCHED_KIND_INTERVAL + 1
 #define CF_PRIO .sym = sched_codec_prio_sym, .sym_cnt = SCHED_PRIO_HIGH + 1
+#define CF_MISFIRE                                                            \
+        .sym = sched_codec_misfire_sym, .sym_cnt = SCHED_MISFIRE_SKIP + 1
+#define CF_OVERLAP                                                            \
+        .sym = sched_codec_overlap_sym, .sym_cnt = SCHED_OVERLAP_BUFFER_ONE + 1
 #define CF_STATUS .sym = sched_codec_status_sym, .sym_cnt = SCHED_STATUS__CNT
 #define CF_TABLE(avro, fields) {(avro), (fields), sizeof(fields) / sizeof(fields[0])}
 
@@ -117,6 +129,14 @@ static const sched_codec_fdesc_t sched_codec_schedule_fields[] = {
         {CF(sched_schedule_t, "start_ms", start_ms, CF_LONG, CP_SENTINEL)},
         {CF(sched_schedule_t, "end_ms", end_ms, CF_LONG, CP_SENTINEL)},
         {CF(sched_schedule_t, "max_runs", max_runs, CF_INT, CP_REQUIRED)},
+        {CF(sched_schedule_t, "misfire", misfire, CF_ENUM, CP_REQUIRED),
+         CF_MISFIRE},
+        {CF(sched_schedule_t, "misfire_threshold_ms", misfire_threshold_ms,
+            CF_LONG, CP_REQUIRED)},
+        {CF(sched_schedule_t, "catch_up_ms", catch_up_ms, CF_LONG,
+            CP_REQUIRED)},
+        {CF(sched_schedule_t, "overlap", overlap, CF_ENUM, CP_REQUIRED),
+         CF_OVERLAP},
 };
 static const sched_codec_rdesc_t sched_codec_schedule =
         CF_TABLE("Schedule", sched_codec_schedule_fields);

@@ -31,6 +31,10 @@ static void sched_schedule_init(sched_schedule_t *sch) {
         sch->start_ms = SCHED_NONE;
         sch->end_ms = SCHED_NONE;
         sch->max_runs = 0; /* unbounded */
+        sch->misfire = SCHED_MISFIRE_FIRE_ONCE;
+        sch->misfire_threshold_ms = SCHED_MISFIRE_THRESHOLD_DEFAULT_MS;
+        sch->catch_up_ms = SCHED_CATCH_UP_DEFAULT_MS;
+        sch->overlap = SCHED_OVERLAP_ALLOW;
         /* cron "" (none), tz "" (UTC) from the memset. */
 }
 
@@ -250,6 +254,33 @@ const char *sched_priority2str(sched_priority_t prio) {
 int sched_str2priority(const char *s) {
         return sched_name_lookup(sched_priority_names,
                                  SCHED_ARRAY_CNT(sched_priority_names), s);
+}
+
+static const char *const sched_misfire_names[] = {"fire_once", "fire_all",
+                                                   "skip"};
+static const char *const sched_overlap_names[] = {"allow", "skip",
+                                                   "buffer_one"};
+
+const char *sched_misfire2str(sched_misfire_t m) {
+        if ((unsigned)m >= SCHED_ARRAY_CNT(sched_misfire_names))
+                return "unknown";
+        return sched_misfire_names[m];
+}
+
+int sched_str2misfire(const char *s) {
+        return sched_name_lookup(sched_misfire_names,
+                                 SCHED_ARRAY_CNT(sched_misfire_names), s);
+}
+
+const char *sched_overlap2str(sched_overlap_t o) {
+        if ((unsigned)o >= SCHED_ARRAY_CNT(sched_overlap_names))
+                return "unknown";
+        return sched_overlap_names[o];
+}
+
+int sched_str2overlap(const char *s) {
+        return sched_name_lookup(sched_overlap_names,
+                                 SCHED_ARRAY_CNT(sched_overlap_names), s);
 }
 
 /* Fits: 64-byte job id + ':' + 19 digits + ':' + 10 digits + NUL = 96 for

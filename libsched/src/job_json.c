@@ -162,17 +162,58 @@ static sched_err_t get_time(json_t *obj, const char *prefix, const char *name,
 
 static const char *const schedule_fields[] = {
         "type", "at", "delay_ms", "cron", "timezone", "interval_ms",
-        "start", "end", "max_runs", NULL};
+        "start", "end", "max_runs", "misfire", "misfire_threshold_ms",
+        "catch_up_ms", "overlap", NULL};
 
 /* Which schedule members each kind takes, besides "type". */
-static const char *const kind_fields[][6] = {
+#define RECURRING_FIELDS                                                      \
+        "start", "end", "misfire", "misfire_threshold_ms", "catch_up_ms",     \
+                "overlap"
+static const char *const kind_fields[][10] = {
         [SCHED_KIND_IMMEDIATE] = {NULL},
         [SCHED_KIND_AT] = {"at", NULL},
         [SCHED_KIND_DELAY] = {"delay_ms", NULL},
-        [SCHED_KIND_CRON] = {"cron", "timezone", "start", "end", NULL},
-        [SCHED_KIND_INTERVAL] = {"interval_ms", "start", "end", "max_runs",
+        [SCHED_KIND_CRON] = {"cron", "timezone", RECURRING_FIELDS, NULL},
+        [SCHED_KIND_INTERVAL] = {"interval_ms", "max_runs", RECURRING_FIELDS,
                                  NULL},
 };
+
+/* An optional string member naming one of an enum's values; *out is left
+ * as it is when the member is absent. */
+static sched_err_t get_enum(json_t *obj, const char *prefix, const char *name,
+                            int (*lookup)(const char *), const char *choices,
+                            int *out, sched_json_err_t *jerr) {
+        json_t *v = json_object_get(obj, name);
+        if (!v)
+                return SCHED_ERR_OK;
+        int i = json_is_string(v) ? lookup(json_string_value(v)) : -1;
+        if (i < 0)
+                return INVALID(prefix, name, "must be one of %s", choices);
+        *out = i;
+        return SCHED_ERR_OK;
+}
+
+/* Misfire and overlap policies of a recurring schedule. */
+static sched_err_t parse_policies(json_t *obj, sched_schedule_t *sc,
+                                  sched_json_err_t *jerr) {
+        static const char *P = "schedule";
+        bool found;
+        int misfire = (int)sc->misfire, overlap = (int)sc->overlap;
+        sched_err_t err;
+        if ((err = get_enum(obj, P, "misfire", sched_str2misfire,
+                            "fire_once, fire_all, skip", &misfire, jerr)) ||
+            (err = get_enum(obj, P, "overlap", sched_str2overlap,
+                            "allow, skip, buffer_one", &overlap, jerr)) ||
+            (err = get_int(obj, P, "misfire_threshold_ms", 0,
+                           SCHED_JOB_HORIZON_MS, &sc->misfire_threshold_ms,
+                           &found, jerr)) ||
+            (err = get_int(obj, P, "catch_up_ms", 0, SCHED_JOB_HORIZON_MS,
+                           &sc->catch_up_ms, &found, jerr)))
+                return err;
+        sc->misfire = (sched_misfire_t)misfire;
+        sc->overlap = (sched_overlap_t)overlap;
+        return SCHED_ERR_OK;
+}
 
 static sched_err_t parse_schedule(json_t *obj, sched_schedule_t *sc,
                                   sched_json_err_t *jerr) {
@@ -286,6 +327,8 @@ static sched_err_t parse_schedule(json_t *obj, sched_schedule_t *sc,
                 if (sc->start_ms != SCHED_NONE && sc->end_ms != SCHED_NONE &&
                     sc->end_ms <= sc->start_ms)
                         return INVALID(P, "end", "must be after start");
+                if ((err = parse_policies(obj, sc, jerr)))
+                        return err;
         }
         return SCHED_ERR_OK;
 }

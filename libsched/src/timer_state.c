@@ -1,21 +1,30 @@
 /*
  * timer_state.c — the timer service's appliers (see sched/timer_state.h).
  *
- * JOBS row layout, version 2 (integers big-endian):
+ * JOBS row layout, version 3 (integers big-endian):
  *   u8 version | u8 state | i32 partition |
  *   i64 fire_occ_ms | i32 fire_attempt | i64 next_due_ms |
  *   i64 cur_occ_ms | i32 cur_attempt | i64 deadline_ms |
  *   i64 decide_ms | u8 decide | i64 retry_at_ms | i32 runs |
+ *   u8 chain | i64 buffered_ms |                      (not in version 2)
  *   u16 error length | error bytes | codec-encoded CreateJob
  * The definition is kept in its wire form so that the row is as
- * deterministic as the log it came from.
+ * deterministic as the log it came from.  Version 2 rows are still read.
  *
  * Lifecycle of a one-shot job:
  *   SCHEDULED -F-> FIRED -STARTED-> RUNNING -SUCCEEDED-> DONE
  *   FAILED / TIMED_OUT -> DECIDING -D-> RETRY_SCHEDULED -> SCHEDULED (attempt+1)
  *                                     -> DEAD_LETTERED -> DEAD
- * A recurring job (interval) stays SCHEDULED: each FIRED schedules the next
- * occurrence; its executions are not retried in this version.
+ * A recurring job (cron, interval) stays SCHEDULED while it has a future:
+ * its 'F' entry is the next occurrence, and the execution under way (one
+ * occurrence and its retries, the "chain") goes through the same steps in
+ * job->chain instead of the state, its retries firing from an 'A' entry:
+ *   FIRED -STARTED-> RUNNING -FAILED-> DECIDING -RETRY_SCHEDULED-> RETRY -A->
+ *   FIRED ... until SUCCEEDED, a final failure or DEAD_LETTERED end it.
+ * An occurrence due while a chain is under way fires anyway (overlap
+ * ALLOW: the new chain replaces the old one in the row), is SKIPPED, or is
+ * BUFFERED and fired when the chain ends.  When the schedule has no further
+ * occurrence and no chain is under way, COMPLETED ends the job.
  */
 #include "sched/timer_state.h"
 
@@ -30,7 +39,8 @@
 #include "sched/orphans.h"
 #include "sched/tz.h"
 
-#define ROW_VERSION 2
+#define ROW_VERSION 3
+#define ROW_VERSION_MIN 2 /* oldest row layout still read */
 
 static void be32_put(unsigned char *p, uint32_t v) {
         p[0] = (unsigned char)(v >> 24);
@@ -157,7 +167,8 @@ sched_err_t sched_timer_job_get(sched_store_t *store, sched_batch_t *batch,
         rd_t r = {(const unsigned char *)val,
                   (const unsigned char *)val + vlen, false};
         memset(job, 0, sizeof(*job));
-        if (rd8(&r) != ROW_VERSION) {
+        uint8_t version = rd8(&r);
+        if (version < ROW_VERSION_MIN || version > ROW_VERSION) {
                 free(val);
                 return SCHED_ERR_STORE;
         }
@@ -173,6 +184,12 @@ sched_err_t sched_timer_job_get(sched_store_t *store, sched_batch_t *batch,
         job->decide = (char)rd8(&r);
         job->retry_at_ms = rd64(&r);
         job->runs = rd32(&r);
+        job->chain = SCHED_CHAIN_IDLE;
+        job->buffered_ms = SCHED_NONE;
+        if (version >= 3) {
+                job->chain = (char)rd8(&r);
+                job->buffered_ms = rd64(&r);
+        }
         size_t elen = (size_t)(rd8(&r) << 8);
         elen |= rd8(&r);
         const unsigned char *e = take(&r, elen);
@@ -230,6 +247,8 @@ static sched_err_t job_put(sched_store_t *store, sched_batch_t *batch,
         wr8(&w, (uint8_t)job->decide);
         wr64(&w, job->retry_at_ms);
         wr32(&w, job->runs);
+        wr8(&w, (uint8_t)job->chain);
+        wr64(&w, job->buffered_ms);
         size_t elen = strnlen(job->last_error, sizeof(job->last_error) - 1);
         wr8(&w, (uint8_t)(elen >> 8));
         wr8(&w, (uint8_t)elen);
@@ -441,27 +460,56 @@ int64_t sched_timer_first_due(const sched_event_t *create, char *reason,
         return SCHED_NONE;
 }
 
-/* The occurrence after `occ_ms` of a recurring job that fired at
- * `fired_ms`, or SCHED_NONE when the schedule is over.  Misfire policy
- * "fire once": occurrences missed while nothing ran are skipped, the
- * late one fired once (the catch-up window and "fire all" come later). */
-static int64_t next_occurrence(const sched_timer_job_t *job, int64_t occ_ms,
-                               int64_t fired_ms) {
-        const sched_schedule_t *s = &job->def.u.def.schedule;
-        if (s->max_runs > 0 && job->runs >= s->max_runs)
-                return SCHED_NONE;
+/* The first occurrence of a recurring schedule strictly after occ_ms and
+ * at or after lower_ms, within its end; SCHED_NONE when there is none. */
+static int64_t occurrence_from(const sched_schedule_t *s, int64_t occ_ms,
+                               int64_t lower_ms) {
+        int64_t after = lower_ms - 1 > occ_ms ? lower_ms - 1 : occ_ms;
         if (s->kind == SCHED_KIND_CRON)
-                return cron_next(s, occ_ms > fired_ms ? occ_ms : fired_ms,
-                                 NULL, 0);
-        if (s->kind != SCHED_KIND_INTERVAL)
+                return cron_next(s, after, NULL, 0);
+        if (s->kind != SCHED_KIND_INTERVAL || s->interval_ms < 1)
                 return SCHED_NONE;
         int64_t next = occ_ms + s->interval_ms;
-        if (next <= fired_ms)
-                next += ((fired_ms - next) / s->interval_ms + 1) *
+        if (next <= after)
+                next += ((after - next) / s->interval_ms + 1) *
                         s->interval_ms;
         if (s->end_ms != SCHED_NONE && next > s->end_ms)
                 return SCHED_NONE;
         return next;
+}
+
+static int64_t misfire_threshold(const sched_schedule_t *s) {
+        return s->misfire_threshold_ms > 0 ? s->misfire_threshold_ms : 0;
+}
+
+/* FIRE_ALL: how far back missed occurrences still run (never less than
+ * the threshold: an occurrence within it is not missed). */
+static int64_t catch_up_window(const sched_schedule_t *s) {
+        int64_t t = misfire_threshold(s);
+        return s->catch_up_ms > t ? s->catch_up_ms : t;
+}
+
+/* The occurrence to schedule after occurrence occ_ms of a recurring job,
+ * handled (fired or skipped) at now_ms; SCHED_NONE when the schedule is
+ * over.  The next occurrences that are already later than the misfire
+ * threshold were missed: FIRE_ALL still runs the ones inside the catch-up
+ * window, one after the other; FIRE_ONCE (the execution just fired stood
+ * for them) and SKIP go on with the first occurrence after now.  A
+ * `folded` occurrence (a buffered one) stood for every occurrence up to
+ * now. */
+static int64_t next_occurrence(const sched_timer_job_t *job, int64_t occ_ms,
+                               int64_t now_ms, bool folded) {
+        const sched_schedule_t *s = &job->def.u.def.schedule;
+        if (s->max_runs > 0 && job->runs >= s->max_runs)
+                return SCHED_NONE;
+        if (folded)
+                return occurrence_from(s, occ_ms, now_ms + 1);
+        int64_t next = occurrence_from(s, occ_ms, occ_ms + 1);
+        if (next == SCHED_NONE || next >= now_ms - misfire_threshold(s))
+                return next;
+        if (s->misfire == SCHED_MISFIRE_FIRE_ALL)
+                return occurrence_from(s, occ_ms, now_ms - catch_up_window(s));
+        return occurrence_from(s, occ_ms, now_ms + 1);
 }
 
 /* --- Appliers, one per event ---------------------------------------------- */
@@ -506,7 +554,9 @@ static sched_err_t apply_create(sched_store_t *store, sched_batch_t *batch,
                 return err;
         job.partition = partition;
         job.next_due_ms = job.cur_occ_ms = job.deadline_ms = job.decide_ms =
-                job.retry_at_ms = job.fire_occ_ms = SCHED_NONE;
+                job.retry_at_ms = job.fire_occ_ms = job.buffered_ms =
+                        SCHED_NONE;
+        job.chain = SCHED_CHAIN_IDLE;
         int64_t first =
                 sched_timer_first_due(ev, eff->reason, sizeof(eff->reason));
         if (first == SCHED_NONE) {
@@ -538,11 +588,197 @@ static bool final_state(sched_timer_jstate_t st) {
                st == SCHED_TJ_REJECTED || st == SCHED_TJ_DEAD;
 }
 
+/* --- Executions ------------------------------------------------------------- */
+
+/* Stage (SCHED_CHAIN_*) of the execution a job tracks: a recurring job
+ * keeps it in `chain`, a one-shot in its state. */
+static char stage(const sched_timer_job_t *job) {
+        if (recurring(job))
+                return job->chain;
+        switch (job->state) {
+        case SCHED_TJ_FIRED:
+                return SCHED_CHAIN_FIRED;
+        case SCHED_TJ_RUNNING:
+                return SCHED_CHAIN_RUNNING;
+        case SCHED_TJ_DECIDING:
+                return job->decide == SCHED_DECIDE_RETRY ||
+                                       job->decide == SCHED_DECIDE_DEAD
+                               ? SCHED_CHAIN_DECIDING
+                               : SCHED_CHAIN_IDLE;
+        default:
+                return SCHED_CHAIN_IDLE;
+        }
+}
+
+/* Move the tracked execution to RUNNING or DECIDING. */
+static void stage_set(sched_timer_job_t *job, char st) {
+        if (recurring(job))
+                job->chain = st;
+        else
+                job->state = st == SCHED_CHAIN_RUNNING ? SCHED_TJ_RUNNING
+                                                       : SCHED_TJ_DECIDING;
+}
+
+/* Does the status event concern the execution the job tracks? */
+static bool is_current(const sched_timer_job_t *job,
+                       const sched_status_ev_t *st) {
+        return job->cur_occ_ms != SCHED_NONE &&
+               st->scheduled_ms == job->cur_occ_ms &&
+               st->attempt == job->cur_attempt;
+}
+
+/* Is the status event about the occurrence the 'F' entry waits for? */
+static bool is_pending(const sched_timer_job_t *job,
+                       const sched_status_ev_t *st) {
+        return (job->state == SCHED_TJ_SCHEDULED ||
+                job->state == SCHED_TJ_PAUSED) &&
+               job->next_due_ms != SCHED_NONE &&
+               st->scheduled_ms == job->fire_occ_ms &&
+               st->attempt == job->fire_attempt;
+}
+
+/* A recurring job stops tracking its chain: its entries go. */
+static void chain_drop(sched_store_t *store, sched_batch_t *batch,
+                       sched_timer_job_t *job, sched_timer_effect_t *eff) {
+        deadline_set(store, batch, job, SCHED_NONE, eff);
+        if (job->chain == SCHED_CHAIN_DECIDING)
+                decide_set(store, batch, job, 0, SCHED_NONE, eff);
+        if (job->chain == SCHED_CHAIN_RETRY &&
+            job->state != SCHED_TJ_PAUSED)
+                due_del(store, batch, job, SCHED_DUE_RETRY, job->retry_at_ms,
+                        eff);
+        job->chain = SCHED_CHAIN_IDLE;
+}
+
+/* A recurring job between chains at now_ms: a buffered occurrence fires
+ * now; with no occurrence left, the job completes. */
+static void settle(sched_store_t *store, sched_batch_t *batch,
+                   sched_timer_job_t *job, int64_t now_ms,
+                   sched_timer_effect_t *eff) {
+        if (job->chain != SCHED_CHAIN_IDLE ||
+            (job->state != SCHED_TJ_SCHEDULED &&
+             job->state != SCHED_TJ_PAUSED))
+                return;
+        if (job->buffered_ms != SCHED_NONE && job->next_due_ms == SCHED_NONE) {
+                if (job->state == SCHED_TJ_PAUSED) { /* entry on resume */
+                        job->fire_occ_ms = job->buffered_ms;
+                        job->fire_attempt = 1;
+                        job->next_due_ms = now_ms;
+                } else {
+                        fire_at(store, batch, job, job->buffered_ms, 1, now_ms,
+                                eff);
+                }
+                return;
+        }
+        if (job->next_due_ms != SCHED_NONE)
+                return;
+        job->state = SCHED_TJ_DECIDING;
+        decide_set(store, batch, job, SCHED_DECIDE_COMPLETE, now_ms, eff);
+}
+
+/* The chain of a recurring job ended (succeeded, failed for good). */
+static void chain_end(sched_store_t *store, sched_batch_t *batch,
+                      sched_timer_job_t *job, int64_t now_ms,
+                      sched_timer_effect_t *eff) {
+        chain_drop(store, batch, job, eff);
+        settle(store, batch, job, now_ms, eff);
+}
+
+/* Schedule what follows occurrence occ_ms of a recurring job, handled at
+ * now_ms (kept without an entry while the job is paused). */
+static void schedule_after(sched_store_t *store, sched_batch_t *batch,
+                           sched_timer_job_t *job, int64_t occ_ms,
+                           int64_t now_ms, bool folded,
+                           sched_timer_effect_t *eff) {
+        int64_t next = next_occurrence(job, occ_ms, now_ms, folded);
+        if (next == SCHED_NONE) {
+                settle(store, batch, job, now_ms, eff);
+        } else if (job->state == SCHED_TJ_PAUSED) {
+                job->fire_occ_ms = job->next_due_ms = next;
+                job->fire_attempt = 1;
+        } else {
+                fire_at(store, batch, job, next, 1, next, eff);
+        }
+}
+
+/* The pending 'F' occurrence was handled (fired, skipped or buffered): its
+ * entry goes (a paused job has none). */
+static void pending_taken(sched_store_t *store, sched_batch_t *batch,
+                          sched_timer_job_t *job, sched_timer_effect_t *eff) {
+        if (job->state == SCHED_TJ_PAUSED)
+                job->next_due_ms = SCHED_NONE;
+        else
+                fire_clear(store, batch, job, eff);
+}
+
+/* FIRED of a recurring job: an occurrence (attempt 1, from 'F') starts a
+ * chain — with overlap ALLOW it replaces one under way — and the next
+ * occurrence is scheduled; a retry (from 'A') moves the chain on.  A job
+ * paused while the firing was being committed did fire: recorded. */
+static bool fired_recurring(sched_store_t *store, sched_batch_t *batch,
+                            sched_timer_job_t *job, const sched_event_t *ev,
+                            sched_timer_effect_t *eff) {
+        const sched_status_ev_t *st = &ev->u.status;
+        if (st->attempt > 1) {
+                if ((job->state != SCHED_TJ_SCHEDULED &&
+                     job->state != SCHED_TJ_PAUSED) ||
+                    job->chain != SCHED_CHAIN_RETRY ||
+                    st->scheduled_ms != job->cur_occ_ms ||
+                    st->attempt != job->cur_attempt + 1)
+                        return false;
+                if (job->state != SCHED_TJ_PAUSED)
+                        due_del(store, batch, job, SCHED_DUE_RETRY,
+                                job->retry_at_ms, eff);
+                job->cur_attempt = st->attempt;
+                job->chain = SCHED_CHAIN_FIRED;
+                return true;
+        }
+        if (!is_pending(job, st))
+                return false;
+        bool folded = job->buffered_ms == st->scheduled_ms;
+        if (folded)
+                job->buffered_ms = SCHED_NONE;
+        if (job->chain != SCHED_CHAIN_IDLE)
+                chain_drop(store, batch, job, eff);
+        pending_taken(store, batch, job, eff);
+        job->cur_occ_ms = st->scheduled_ms;
+        job->cur_attempt = 1;
+        job->chain = SCHED_CHAIN_FIRED;
+        job->runs++;
+        schedule_after(store, batch, job, st->scheduled_ms, ev->ts_ms, folded,
+                       eff);
+        return true;
+}
+
+/* SKIPPED or BUFFERED: the due checker did not run the pending occurrence
+ * of a recurring job (misfire or overlap policy). */
+static bool not_fired(sched_store_t *store, sched_batch_t *batch,
+                      sched_timer_job_t *job, const sched_event_t *ev,
+                      sched_timer_effect_t *eff) {
+        const sched_status_ev_t *st = &ev->u.status;
+        if (!recurring(job) || st->attempt != 1 || !is_pending(job, st))
+                return false;
+        bool folded = job->buffered_ms == st->scheduled_ms;
+        pending_taken(store, batch, job, eff);
+        if (st->status == SCHED_STATUS_BUFFERED) {
+                /* Fired when the chain ends — which it may have meanwhile. */
+                job->buffered_ms = st->scheduled_ms;
+                settle(store, batch, job, ev->ts_ms, eff);
+                return true;
+        }
+        if (folded)
+                job->buffered_ms = SCHED_NONE;
+        schedule_after(store, batch, job, st->scheduled_ms, ev->ts_ms, folded,
+                       eff);
+        return true;
+}
+
 /* Cancel, pause, resume: job-level commands.  Returns whether the job
  * changed. */
 static bool apply_control(sched_store_t *store, sched_batch_t *batch,
                           sched_timer_job_t *job, const sched_event_t *ev,
                           sched_timer_effect_t *eff) {
+        bool retry_entry = recurring(job) && job->chain == SCHED_CHAIN_RETRY;
         switch (ev->type) {
         case SCHED_EV_CANCEL_JOB:
                 /* Whatever runs now may finish; nothing fires, retries or
@@ -550,25 +786,37 @@ static bool apply_control(sched_store_t *store, sched_batch_t *batch,
                 if (final_state(job->state))
                         return false;
                 fire_clear(store, batch, job, eff);
-                deadline_set(store, batch, job, SCHED_NONE, eff);
+                chain_drop(store, batch, job, eff);
                 decide_set(store, batch, job, 0, SCHED_NONE, eff);
+                job->buffered_ms = SCHED_NONE;
                 job->state = SCHED_TJ_CANCELLED;
                 return true;
         case SCHED_EV_PAUSE_JOB:
                 if (job->state != SCHED_TJ_SCHEDULED)
                         return false;
-                /* next_due_ms is kept (without its entry): resume puts it
-                 * back. */
+                /* next_due_ms and retry_at_ms are kept (without their
+                 * entries): resume puts them back.  What runs goes on. */
                 due_del(store, batch, job, SCHED_DUE_FIRE, job->next_due_ms,
                         eff);
+                if (retry_entry)
+                        due_del(store, batch, job, SCHED_DUE_RETRY,
+                                job->retry_at_ms, eff);
                 job->state = SCHED_TJ_PAUSED;
                 return true;
         case SCHED_EV_RESUME_JOB:
                 if (job->state != SCHED_TJ_PAUSED)
                         return false;
                 job->state = SCHED_TJ_SCHEDULED;
-                due_set(store, batch, job, SCHED_DUE_FIRE, job->next_due_ms);
-                eff_due(eff, job->next_due_ms);
+                if (job->next_due_ms != SCHED_NONE) {
+                        due_set(store, batch, job, SCHED_DUE_FIRE,
+                                job->next_due_ms);
+                        eff_due(eff, job->next_due_ms);
+                }
+                if (retry_entry) {
+                        due_set(store, batch, job, SCHED_DUE_RETRY,
+                                job->retry_at_ms);
+                        eff_due(eff, job->retry_at_ms);
+                }
                 return true;
         default:
                 return false;
@@ -578,8 +826,10 @@ static bool apply_control(sched_store_t *store, sched_batch_t *batch,
 /* UpdateJob: new parameters, retry policy and timeout apply to the next
  * firings; a new schedule moves the pending firing of a job that has not
  * fired yet (one-shot) or the next occurrence (recurring), computed from
- * the update's time as a new job's would be.  A schedule the timer cannot
- * run leaves the job as it was (the API validates before it writes). */
+ * the update's time as a new job's would be; a buffered occurrence is
+ * dropped, and a job that stops recurring stops tracking its chain.  A
+ * schedule the timer cannot run leaves the job as it was (the API
+ * validates before it writes). */
 static bool apply_update(sched_store_t *store, sched_batch_t *batch,
                          sched_timer_job_t *job, const sched_event_t *ev,
                          sched_timer_effect_t *eff) {
@@ -610,7 +860,11 @@ static bool apply_update(sched_store_t *store, sched_batch_t *batch,
         int64_t first = sched_timer_first_due(&probe, reason, sizeof(reason));
         if (first == SCHED_NONE)
                 return changed;
+        if (recurring(job) && upd->schedule.kind != SCHED_KIND_CRON &&
+            upd->schedule.kind != SCHED_KIND_INTERVAL)
+                chain_drop(store, batch, job, eff);
         def->schedule = upd->schedule;
+        job->buffered_ms = SCHED_NONE;
         if (job->state == SCHED_TJ_PAUSED) {
                 job->fire_occ_ms = job->next_due_ms = first;
                 job->fire_attempt = 1;
@@ -618,14 +872,6 @@ static bool apply_update(sched_store_t *store, sched_batch_t *batch,
                 fire_at(store, batch, job, first, 1, first, eff);
         }
         return true;
-}
-
-/* Does the status event concern the execution the job tracks? */
-static bool is_current(const sched_timer_job_t *job,
-                       const sched_status_ev_t *st) {
-        return job->cur_occ_ms != SCHED_NONE &&
-               st->scheduled_ms == job->cur_occ_ms &&
-               st->attempt == job->cur_attempt;
 }
 
 static int64_t deadline_of(const sched_timer_job_t *job,
@@ -636,9 +882,10 @@ static int64_t deadline_of(const sched_timer_job_t *job,
                SCHED_VISIBILITY_GRACE_MS;
 }
 
-/* The current execution failed (FAILED or TIMED_OUT): a one-shot decides
- * between a retry and the dead-letter queue; a failure that must not be
- * retried, or of a job without a retry policy, is final. */
+/* The current execution failed (FAILED or TIMED_OUT): decide between a
+ * retry and the dead-letter queue; a failure that must not be retried, or
+ * of a job without a retry policy, is final (a one-shot is done, a
+ * recurring job's chain ends). */
 static void fail_current(sched_store_t *store, sched_batch_t *batch,
                          sched_timer_job_t *job, const sched_event_t *ev,
                          bool retryable, sched_timer_effect_t *eff) {
@@ -650,13 +897,14 @@ static void fail_current(sched_store_t *store, sched_batch_t *batch,
                                ? "visibility timeout passed"
                                : "failed");
         deadline_set(store, batch, job, SCHED_NONE, eff);
-        if (recurring(job))
-                return; /* the next occurrence is already scheduled */
         if (!retryable || retry->max_attempts <= 1) {
-                job->state = SCHED_TJ_DONE;
+                if (recurring(job))
+                        chain_end(store, batch, job, ev->ts_ms, eff);
+                else
+                        job->state = SCHED_TJ_DONE;
                 return;
         }
-        job->state = SCHED_TJ_DECIDING;
+        stage_set(job, SCHED_CHAIN_DECIDING);
         if (job->cur_attempt < retry->max_attempts) {
                 job->retry_at_ms =
                         ev->ts_ms + sched_retry_backoff_ms(
@@ -670,6 +918,28 @@ static void fail_current(sched_store_t *store, sched_batch_t *batch,
         }
 }
 
+/* RETRY_SCHEDULED: the next attempt fires at its time — a one-shot's from
+ * its 'F' entry, a recurring job's from an 'A' entry (its 'F' entry is the
+ * next occurrence). */
+static void retry_scheduled(sched_store_t *store, sched_batch_t *batch,
+                            sched_timer_job_t *job, const sched_event_t *ev,
+                            sched_timer_effect_t *eff) {
+        int64_t at = ev->u.status.next_ms != SCHED_NONE ? ev->u.status.next_ms
+                                                        : job->retry_at_ms;
+        if (!recurring(job)) {
+                job->state = SCHED_TJ_SCHEDULED;
+                fire_at(store, batch, job, job->cur_occ_ms,
+                        job->cur_attempt + 1, at, eff);
+                return;
+        }
+        job->chain = SCHED_CHAIN_RETRY;
+        job->retry_at_ms = at;
+        if (job->state == SCHED_TJ_SCHEDULED) {
+                due_set(store, batch, job, SCHED_DUE_RETRY, at);
+                eff_due(eff, at);
+        }
+}
+
 /* Returns whether the job changed. */
 static bool apply_status(sched_store_t *store, sched_batch_t *batch,
                          sched_timer_job_t *job, const sched_event_t *ev,
@@ -677,73 +947,59 @@ static bool apply_status(sched_store_t *store, sched_batch_t *batch,
         const sched_status_ev_t *st = &ev->u.status;
         switch (st->status) {
         case SCHED_STATUS_FIRED: {
+                if (recurring(job))
+                        return fired_recurring(store, batch, job, ev, eff);
                 /* Only the firing the job waits for; a FIRED for another
                  * occurrence or attempt changes nothing.  A job paused
                  * while its firing was being committed did fire: the fact
                  * is recorded, and resuming it does not fire it again. */
-                bool paused = job->state == SCHED_TJ_PAUSED;
-                if ((job->state != SCHED_TJ_SCHEDULED && !paused) ||
-                    job->next_due_ms == SCHED_NONE ||
-                    st->scheduled_ms != job->fire_occ_ms ||
-                    st->attempt != job->fire_attempt)
+                if (!is_pending(job, st))
                         return false;
-                if (paused)
-                        job->next_due_ms = SCHED_NONE; /* no entry to drop */
-                else
-                        fire_clear(store, batch, job, eff);
+                pending_taken(store, batch, job, eff);
                 job->cur_occ_ms = st->scheduled_ms;
                 job->cur_attempt = st->attempt;
                 deadline_set(store, batch, job, SCHED_NONE, eff);
                 if (st->attempt == 1)
                         job->runs++;
-                if (!recurring(job)) {
-                        job->state = SCHED_TJ_FIRED;
-                        return true;
-                }
-                int64_t next = next_occurrence(job, st->scheduled_ms,
-                                               ev->ts_ms);
-                if (next != SCHED_NONE && paused) {
-                        /* Kept for resume, without an entry. */
-                        job->fire_occ_ms = job->next_due_ms = next;
-                        job->fire_attempt = 1;
-                } else if (next != SCHED_NONE) {
-                        fire_at(store, batch, job, next, 1, next, eff);
-                } else { /* the schedule ran out: announce COMPLETED */
-                        job->state = SCHED_TJ_DECIDING;
-                        decide_set(store, batch, job, SCHED_DECIDE_COMPLETE,
-                                   ev->ts_ms, eff);
-                }
+                job->state = SCHED_TJ_FIRED;
                 return true;
         }
+        case SCHED_STATUS_SKIPPED:
+        case SCHED_STATUS_BUFFERED:
+                return not_fired(store, batch, job, ev, eff);
         case SCHED_STATUS_STARTED:
         case SCHED_STATUS_HEARTBEAT:
         case SCHED_STATUS_PROGRESS:
-                /* Visibility: the deadline moves with each sign of life
-                 * (one-shots; recurring executions are not tracked). */
-                if (recurring(job) || !is_current(job, st) ||
-                    (job->state != SCHED_TJ_FIRED &&
-                     job->state != SCHED_TJ_RUNNING))
+                /* Visibility: the deadline moves with each sign of life. */
+                if (!is_current(job, st) || final_state(job->state) ||
+                    (stage(job) != SCHED_CHAIN_FIRED &&
+                     stage(job) != SCHED_CHAIN_RUNNING))
                         return false;
-                job->state = SCHED_TJ_RUNNING;
+                stage_set(job, SCHED_CHAIN_RUNNING);
                 deadline_set(store, batch, job, deadline_of(job, ev), eff);
                 return true;
         case SCHED_STATUS_SUCCEEDED:
                 /* Also after a timeout was declared: the work is done, so
-                 * the pending retry decision is dropped. */
-                if (!is_current(job, st) || final_state(job->state) ||
-                    recurring(job))
+                 * a pending retry is dropped. */
+                if (!is_current(job, st) || final_state(job->state))
                         return false;
+                if (recurring(job)) {
+                        if (job->chain == SCHED_CHAIN_IDLE)
+                                return false;
+                        chain_end(store, batch, job, ev->ts_ms, eff);
+                        return true;
+                }
                 deadline_set(store, batch, job, SCHED_NONE, eff);
                 decide_set(store, batch, job, 0, SCHED_NONE, eff);
-                if (!recurring(job))
-                        job->state = SCHED_TJ_DONE;
+                if (job->fire_attempt > job->cur_attempt)
+                        fire_clear(store, batch, job, eff); /* the retry */
+                job->state = SCHED_TJ_DONE;
                 return true;
         case SCHED_STATUS_FAILED:
         case SCHED_STATUS_TIMED_OUT:
-                if (!is_current(job, st) ||
-                    (job->state != SCHED_TJ_FIRED &&
-                     job->state != SCHED_TJ_RUNNING &&
-                     !(recurring(job) && job->state == SCHED_TJ_SCHEDULED)))
+                if (!is_current(job, st) || final_state(job->state) ||
+                    (stage(job) != SCHED_CHAIN_FIRED &&
+                     stage(job) != SCHED_CHAIN_RUNNING))
                         return false;
                 fail_current(store, batch, job, ev,
                              st->status == SCHED_STATUS_TIMED_OUT ||
@@ -764,23 +1020,123 @@ static bool apply_status(sched_store_t *store, sched_batch_t *batch,
                 return true;
         case SCHED_STATUS_RETRY_SCHEDULED:
         case SCHED_STATUS_DEAD_LETTERED:
-                if (!is_current(job, st) || job->state != SCHED_TJ_DECIDING)
+                if (!is_current(job, st) || final_state(job->state) ||
+                    stage(job) != SCHED_CHAIN_DECIDING)
                         return false;
                 decide_set(store, batch, job, 0, SCHED_NONE, eff);
-                if (st->status == SCHED_STATUS_DEAD_LETTERED) {
+                if (st->status == SCHED_STATUS_RETRY_SCHEDULED)
+                        retry_scheduled(store, batch, job, ev, eff);
+                else if (recurring(job))
+                        chain_end(store, batch, job, ev->ts_ms, eff);
+                else
                         job->state = SCHED_TJ_DEAD;
-                        return true;
-                }
-                job->state = SCHED_TJ_SCHEDULED;
-                fire_at(store, batch, job, job->cur_occ_ms,
-                        job->cur_attempt + 1,
-                        st->next_ms != SCHED_NONE ? st->next_ms
-                                                  : job->retry_at_ms,
-                        eff);
                 return true;
         default:
                 return false;
         }
+}
+
+/* --- What a due entry calls for ------------------------------------------- */
+
+/* Misfire and overlap policies of a recurring job's pending occurrence. */
+static void occurrence_policy(const sched_timer_job_t *job, int64_t now_ms,
+                              sched_timer_action_t *out) {
+        const sched_schedule_t *s = &job->def.u.def.schedule;
+        int64_t late = now_ms - job->fire_occ_ms;
+        char cur[SCHED_EXEC_ID_MAX];
+        /* A buffered occurrence waited on purpose: no policy applies. */
+        if (job->buffered_ms == job->fire_occ_ms)
+                return;
+        if (late > misfire_threshold(s) && s->misfire == SCHED_MISFIRE_SKIP) {
+                out->act = SCHED_ACT_SKIP;
+                snprintf(out->reason, sizeof(out->reason),
+                         "missed by %lld ms (misfire policy skip, threshold "
+                         "%lld ms)",
+                         (long long)late, (long long)misfire_threshold(s));
+                return;
+        }
+        if (late > catch_up_window(s) &&
+            s->misfire == SCHED_MISFIRE_FIRE_ALL) {
+                out->act = SCHED_ACT_SKIP;
+                snprintf(out->reason, sizeof(out->reason),
+                         "missed by %lld ms, beyond the catch-up window of "
+                         "%lld ms (misfire policy fire_all)",
+                         (long long)late, (long long)catch_up_window(s));
+                return;
+        }
+        if (job->chain == SCHED_CHAIN_IDLE ||
+            s->overlap == SCHED_OVERLAP_ALLOW)
+                return;
+        sched_execution_id(cur, job->def.job_id, job->cur_occ_ms,
+                           job->cur_attempt);
+        if (s->overlap == SCHED_OVERLAP_SKIP) {
+                out->act = SCHED_ACT_SKIP;
+                snprintf(out->reason, sizeof(out->reason),
+                         "execution %s is still under way (overlap policy "
+                         "skip)",
+                         cur);
+        } else {
+                out->act = SCHED_ACT_BUFFER;
+                snprintf(out->reason, sizeof(out->reason),
+                         "waits for execution %s (overlap policy buffer_one)",
+                         cur);
+        }
+}
+
+void sched_timer_due_action(const sched_timer_job_t *job, char kind,
+                            int64_t due_ms, int64_t now_ms,
+                            sched_timer_action_t *out) {
+        memset(out, 0, sizeof(*out));
+        out->occ_ms = job->cur_occ_ms;
+        out->attempt = job->cur_attempt;
+        switch (kind) {
+        case SCHED_DUE_FIRE:
+                if (job->state != SCHED_TJ_SCHEDULED ||
+                    job->next_due_ms != due_ms)
+                        return;
+                out->occ_ms = job->fire_occ_ms;
+                out->attempt = job->fire_attempt;
+                out->act = SCHED_ACT_FIRE;
+                if (recurring(job) && job->fire_attempt == 1)
+                        occurrence_policy(job, now_ms, out);
+                break;
+        case SCHED_DUE_RETRY:
+                if (job->state != SCHED_TJ_SCHEDULED || !recurring(job) ||
+                    job->chain != SCHED_CHAIN_RETRY ||
+                    job->retry_at_ms != due_ms)
+                        return;
+                out->attempt = job->cur_attempt + 1;
+                out->act = SCHED_ACT_FIRE;
+                break;
+        case SCHED_DUE_VISIBILITY:
+                if (final_state(job->state) ||
+                    stage(job) != SCHED_CHAIN_RUNNING ||
+                    job->deadline_ms != due_ms)
+                        return;
+                out->act = SCHED_ACT_TIMEOUT;
+                break;
+        case SCHED_DUE_DECIDE:
+                if (job->decide_ms != due_ms)
+                        return;
+                if (job->decide == SCHED_DECIDE_COMPLETE ||
+                    job->decide == SCHED_DECIDE_REJECT) {
+                        if (job->state != SCHED_TJ_DECIDING)
+                                return;
+                        out->act = SCHED_ACT_DECIDE; /* job-level event */
+                        out->occ_ms = SCHED_NONE;
+                        out->attempt = 0;
+                        return;
+                }
+                if (final_state(job->state) ||
+                    stage(job) != SCHED_CHAIN_DECIDING)
+                        return;
+                out->act = SCHED_ACT_DECIDE;
+                break;
+        default:
+                return;
+        }
+        sched_execution_id(out->exec_id, job->def.job_id, out->occ_ms,
+                           out->attempt);
 }
 
 sched_err_t sched_timer_apply(sched_store_t *store, sched_batch_t *batch,

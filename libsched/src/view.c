@@ -98,7 +98,7 @@ static const char *const job_terminal[] = {"SUCCEEDED", "FAILED", "CANCELLED",
                                            "DEAD_LETTERED", "REJECTED", NULL};
 static const char *const exec_terminal[] = {"SUCCEEDED", "FAILED",
                                             "TIMED_OUT", "DEAD_LETTERED",
-                                            "REJECTED", NULL};
+                                            "REJECTED", "SKIPPED", NULL};
 
 bool sched_view_state_terminal(const char *state) {
         return str_in(state, job_terminal);
@@ -187,6 +187,13 @@ static json_t *schedule_json(const sched_schedule_t *sc, bool *oom) {
                 }
                 jset(o, "start", jtime(sc->start_ms), oom);
                 jset(o, "end", jtime(sc->end_ms), oom);
+                jset(o, "misfire",
+                     json_string(sched_misfire2str(sc->misfire)), oom);
+                jset(o, "misfire_threshold_ms",
+                     json_integer(sc->misfire_threshold_ms), oom);
+                jset(o, "catch_up_ms", json_integer(sc->catch_up_ms), oom);
+                jset(o, "overlap",
+                     json_string(sched_overlap2str(sc->overlap)), oom);
                 break;
         }
         return o;
@@ -371,8 +378,21 @@ static void exec_status(json_t *ex, const sched_event_t *ev, bool *oom) {
         switch (st->status) {
         case SCHED_STATUS_FIRED:
                 jset(ex, "fired_at", jtime(ev->ts_ms), oom);
-                if (!status)
+                if (!status || !strcmp(status, "BUFFERED"))
                         jset(ex, "status", json_string("FIRED"), oom);
+                break;
+        case SCHED_STATUS_BUFFERED:
+                /* An occurrence waiting for the previous execution. */
+                if (!status)
+                        jset(ex, "status", json_string("BUFFERED"), oom);
+                jset(ex, "message", jstr(st->message), oom);
+                break;
+        case SCHED_STATUS_SKIPPED:
+                /* An occurrence not run (misfire or overlap policy). */
+                if (!status) {
+                        exec_finish(ex, "SKIPPED", ev, oom);
+                        jset(ex, "message", jstr(st->message), oom);
+                }
                 break;
         case SCHED_STATUS_STARTED:
                 jset(ex, "started_at", jtime(ev->ts_ms), oom);
@@ -491,6 +511,8 @@ static void job_status(json_t *job, const sched_event_t *ev,
                         jset(job, "progress", json_integer(st->progress), oom);
                 break;
         case SCHED_STATUS_HEARTBEAT:
+        case SCHED_STATUS_SKIPPED:
+        case SCHED_STATUS_BUFFERED:
                 break;
         case SCHED_STATUS_SUCCEEDED:
                 if (one_shot && !terminal) {

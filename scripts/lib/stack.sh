@@ -119,6 +119,9 @@ task.hang-first.argv = ["/bin/sh", "-c", "test \"\$KLOK_ATTEMPT\" -ge 2 || exec 
 task.sleep.kind = exec
 task.sleep.argv = ["/bin/sleep", "30"]
 task.sleep.timeout_ms = 1000
+# Takes a second: overlapping occurrences of recurring jobs.
+task.nap.kind = exec
+task.nap.argv = ["/bin/sleep", "1"]
 EOF
     cat >"$run_dir/api.conf" <<EOF
 # klok-api configuration (written by scripts/lib/stack.sh)

@@ -272,6 +272,90 @@ def test_cron_job_fires_on_its_seconds_shows_upcoming_and_ends():
     check(due[-1] <= end_ms, "fired after its end: %s" % due)
 
 
+def iso(ms):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
+
+
+def finished_recurring(job, deadline_s=40):
+    """Wait for a recurring job to complete; its executions by scheduled time."""
+    wait_until("recurring job to complete", deadline_s,
+               lambda: job_state(job["job_id"]) == "SUCCEEDED")
+    return sorted(executions(job["job_id"]), key=lambda e: (e["scheduled_at"], e["attempt"]))
+
+
+def check_one_at_a_time(ran):
+    """Each execution fired after the one before it had finished."""
+    for a, b in zip(ran, ran[1:]):
+        check(a["finished_at"] and iso_ms(b["fired_at"]) >= iso_ms(a["finished_at"]),
+              "executions overlap: %s then %s" % (a, b))
+
+
+def test_overlap_skip_and_buffer_one_run_one_execution_at_a_time():
+    """A 1 s task every 300 ms: `skip` drops what comes due while one runs (SKIPPED
+    executions), `buffer_one` runs one more right after (BUFFERED, then FIRED); `allow`
+    overlaps them."""
+    end = int(time.time() * 1000) + 3000
+    jobs = {pol: submit({"name": "overlap-" + pol, "task": "nap",
+                         "schedule": {"type": "interval", "interval_ms": 300, "end": iso(end),
+                                      "overlap": pol}})
+            for pol in ("skip", "buffer_one", "allow")}
+    got = {pol: finished_recurring(job) for pol, job in jobs.items()}
+
+    ran = [e for e in got["skip"] if e["status"] != "SKIPPED"]
+    skipped = [e for e in got["skip"] if e["status"] == "SKIPPED"]
+    check(2 <= len(ran) <= 4 and all(e["status"] == "SUCCEEDED" for e in ran),
+          "skip: runs %s" % ran)
+    check(len(skipped) >= 4 and all("overlap policy skip" in (e["message"] or "")
+                                    for e in skipped), "skip: skipped %s" % skipped)
+    check_one_at_a_time(ran)
+
+    ran = got["buffer_one"]
+    check(all(e["status"] == "SUCCEEDED" for e in ran), "buffer_one: %s" % ran)
+    check(2 <= len(ran) <= 5, "buffer_one: %d runs: %s" % (len(ran), ran))
+    check_one_at_a_time(ran)
+    buffered = [e for e in ran if e["fired_at"] and
+                iso_ms(e["fired_at"]) - iso_ms(e["scheduled_at"]) > 300]
+    check(buffered, "buffer_one: no execution waited for its predecessor: %s" % ran)
+
+    ran = got["allow"]
+    check(len(ran) >= 8 and all(e["status"] == "SUCCEEDED" for e in ran),
+          "allow: %d runs: %s" % (len(ran), ran))
+    check(any(iso_ms(b["fired_at"]) < iso_ms(a["finished_at"]) for a, b in zip(ran, ran[1:])),
+          "allow: executions never overlapped: %s" % ran)
+
+
+def test_misfire_policies_for_a_schedule_that_started_in_the_past():
+    """An interval that started 60 s ago, every 2 s, misfire threshold 1 s: fire_once runs the
+    first missed occurrence once, skip runs none of them, fire_all runs those of the last
+    5 s (the catch-up window) one after the other; then each goes on on time."""
+    now = int(time.time() * 1000)
+    start, end = now - 60000, now + 3000
+    jobs = {pol: submit({"name": "misfire-" + pol, "task": "noop",
+                         "schedule": {"type": "interval", "interval_ms": 2000,
+                                      "start": iso(start), "end": iso(end), "misfire": pol,
+                                      "misfire_threshold_ms": 1000, "catch_up_ms": 5000}})
+            for pol in ("fire_once", "skip", "fire_all")}
+    got = {pol: finished_recurring(job) for pol, job in jobs.items()}
+
+    def due(ex, status):
+        return [iso_ms(e["scheduled_at"]) for e in ex if e["status"] == status]
+    once = got["fire_once"]
+    check(due(once, "SUCCEEDED")[0] == start, "fire_once: first run %s" % once)
+    check(all(t > now for t in due(once, "SUCCEEDED")[1:]), "fire_once: caught up: %s" % once)
+    check(not due(once, "SKIPPED"), "fire_once: skipped %s" % once)
+
+    skip = got["skip"]
+    check(due(skip, "SKIPPED") == [start], "skip: skipped %s" % skip)
+    check(due(skip, "SUCCEEDED") and all(t > now for t in due(skip, "SUCCEEDED")),
+          "skip: runs %s" % skip)
+
+    fall = got["fire_all"]
+    check(due(fall, "SKIPPED") == [start], "fire_all: skipped %s" % fall)
+    caught = [t for t in due(fall, "SUCCEEDED") if t <= now]
+    check(2 <= len(caught) <= 3 and all(now - 5000 - 1000 <= t for t in caught),
+          "fire_all: caught up %s (now %d)" % (caught, now))
+
+
 def test_bad_cron_and_zone_are_rejected_naming_the_field():
     for sched, field in (({"type": "cron", "cron": "61 * * * *"}, "schedule.cron"),
                          ({"type": "cron", "cron": "0 9 * * *", "timezone": "Mars/Olympus"},
@@ -289,7 +373,9 @@ def test_invalid_schedule_from_kafka_is_rejected_with_a_reason():
            "name": "bad-interval",
            "schedule": {"kind": "INTERVAL", "at_ms": None, "delay_ms": None, "cron": None,
                         "timezone": "UTC", "interval_ms": 0, "start_ms": None, "end_ms": None,
-                        "max_runs": 0},
+                        "max_runs": 0, "misfire": "FIRE_ONCE",
+                        "misfire_threshold_ms": 60000, "catch_up_ms": 3600000,
+                        "overlap": "ALLOW"},
            "task": "noop", "parameters": "{}", "queue": "default", "priority": "NORMAL",
            "retry": {"max_attempts": 1, "initial_backoff_ms": 1000, "multiplier": 2.0,
                      "max_backoff_ms": 60000},

@@ -106,16 +106,25 @@ def pct(sorted_vals, q):
 # --- processes ---------------------------------------------------------------------------------
 
 def pid_alive(pid):
-    """True if pid runs (a zombie, killed but not reaped by its parent, counts as dead)."""
+    """True if any thread of pid still runs.  A killed process whose threads have all exited
+    (a zombie, not reaped yet) counts as dead; one whose main thread is a zombie while others
+    are still exiting does not: those still hold its files and sockets (its admin port)."""
     try:
         os.kill(pid, 0)
     except (ProcessLookupError, PermissionError):
         return False
     try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        tasks = os.listdir("/proc/%d/task" % pid)
     except OSError:
         return False
+    for tid in tasks:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                    return True
+        except OSError:
+            pass
+    return False
 
 
 def is_timer(pid, binary=b"klok-timer"):
@@ -645,7 +654,9 @@ def test_poison_and_foreign_partition_commands_are_dead_lettered():
         "priority": "NORMAL",
         "schedule": {"kind": "AT", "at_ms": due, "delay_ms": None, "cron": None,
                      "timezone": "UTC", "interval_ms": None, "start_ms": None, "end_ms": None,
-                     "max_runs": 0},
+                     "max_runs": 0, "misfire": "FIRE_ONCE",
+                     "misfire_threshold_ms": 60000, "catch_up_ms": 3600000,
+                     "overlap": "ALLOW"},
         "retry": {"max_attempts": 1, "initial_backoff_ms": 1000, "multiplier": 2.0,
                   "max_backoff_ms": 60000},
         "timeout_ms": 60000, "idempotency_key": None,

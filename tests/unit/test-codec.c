@@ -222,6 +222,10 @@ static void set_schedule(sched_schedule_t *s) {
         s->start_ms = -5;
         s->end_ms = INT64_MAX;
         s->max_runs = 7;
+        s->misfire = SCHED_MISFIRE_FIRE_ALL;
+        s->misfire_threshold_ms = 1500;
+        s->catch_up_ms = 86400000;
+        s->overlap = SCHED_OVERLAP_BUFFER_ONE;
 }
 
 static void set_retry(sched_retry_t *r) {
@@ -366,6 +370,19 @@ static void assert_schedule_eq(const sched_schedule_t *a,
         assert_int_equal(a->start_ms, b->start_ms);
         assert_int_equal(a->end_ms, b->end_ms);
         assert_int_equal(a->max_runs, b->max_runs);
+        assert_int_equal(a->misfire, b->misfire);
+        assert_int_equal(a->misfire_threshold_ms, b->misfire_threshold_ms);
+        assert_int_equal(a->catch_up_ms, b->catch_up_ms);
+        assert_int_equal(a->overlap, b->overlap);
+}
+
+/* Fields a schema older than them leaves at the current schema's default. */
+static void assert_schedule_policies_default(const sched_schedule_t *s) {
+        assert_int_equal(s->misfire, SCHED_MISFIRE_FIRE_ONCE);
+        assert_int_equal(s->misfire_threshold_ms,
+                         SCHED_MISFIRE_THRESHOLD_DEFAULT_MS);
+        assert_int_equal(s->catch_up_ms, SCHED_CATCH_UP_DEFAULT_MS);
+        assert_int_equal(s->overlap, SCHED_OVERLAP_ALLOW);
 }
 
 static void assert_retry_eq(const sched_retry_t *a, const sched_retry_t *b) {
@@ -460,14 +477,24 @@ static json_t *j_opt_int(int32_t v) {
 }
 
 static json_t *schedule_datum(const sched_schedule_t *s) {
-        return json_pack("{s:s, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:i}",
+        static const char *const misfire_syms[] = {"FIRE_ONCE", "FIRE_ALL",
+                                                   "SKIP"};
+        static const char *const overlap_syms[] = {"ALLOW", "SKIP",
+                                                   "BUFFER_ONE"};
+        return json_pack("{s:s, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:i, s:s, "
+                         "s:I, s:I, s:s}",
                          "kind", kind_syms[s->kind], "at_ms",
                          j_opt_long(s->at_ms), "delay_ms",
                          j_opt_long(s->delay_ms), "cron", j_opt_str(s->cron),
                          "timezone", s->tz[0] ? s->tz : "UTC", "interval_ms",
                          j_opt_long(s->interval_ms), "start_ms",
                          j_opt_long(s->start_ms), "end_ms",
-                         j_opt_long(s->end_ms), "max_runs", s->max_runs);
+                         j_opt_long(s->end_ms), "max_runs", s->max_runs,
+                         "misfire", misfire_syms[s->misfire],
+                         "misfire_threshold_ms",
+                         (json_int_t)s->misfire_threshold_ms, "catch_up_ms",
+                         (json_int_t)s->catch_up_ms, "overlap",
+                         overlap_syms[s->overlap]);
 }
 
 static json_t *retry_datum(const sched_retry_t *r) {
@@ -1234,6 +1261,7 @@ static void test_evolution(void **state) {
         assert_int_equal(got.u.def.schedule.start_ms, SCHED_NONE);
         assert_int_equal(got.u.def.schedule.end_ms, SCHED_NONE);
         assert_int_equal(got.u.def.schedule.max_runs, 0);
+        assert_schedule_policies_default(&got.u.def.schedule);
         assert_string_equal(got.u.def.parameters, "{\"x\":1}");
         assert_int_equal(got.u.def.priority, SCHED_PRIO_HIGH);
         /* The schema's defaults are sched_event_init()'s. */

@@ -128,6 +128,24 @@ static void test_schedule_kinds(void **state) {
         assert_int_equal(ev.u.def.schedule.max_runs, 3);
         assert_int_equal(ev.u.def.schedule.start_ms, SCHED_NONE);
         assert_int_equal(ev.u.def.schedule.end_ms, SCHED_NONE);
+        /* Policies left out: the defaults. */
+        assert_int_equal(ev.u.def.schedule.misfire, SCHED_MISFIRE_FIRE_ONCE);
+        assert_int_equal(ev.u.def.schedule.overlap, SCHED_OVERLAP_ALLOW);
+        assert_int_equal(ev.u.def.schedule.misfire_threshold_ms,
+                         SCHED_MISFIRE_THRESHOLD_DEFAULT_MS);
+        sched_event_clear(&ev);
+
+        assert_int_equal(parse("{\"name\":\"n\",\"task\":\"t\",\"schedule\":"
+                               "{\"type\":\"cron\",\"cron\":\"* * * * *\","
+                               "\"misfire\":\"fire_all\",\"catch_up_ms\":"
+                               "600000,\"misfire_threshold_ms\":5000,"
+                               "\"overlap\":\"buffer_one\"}}",
+                               &ev, &jerr),
+                         SCHED_ERR_OK);
+        assert_int_equal(ev.u.def.schedule.misfire, SCHED_MISFIRE_FIRE_ALL);
+        assert_int_equal(ev.u.def.schedule.catch_up_ms, 600000);
+        assert_int_equal(ev.u.def.schedule.misfire_threshold_ms, 5000);
+        assert_int_equal(ev.u.def.schedule.overlap, SCHED_OVERLAP_BUFFER_ONE);
         sched_event_clear(&ev);
 }
 
@@ -243,6 +261,18 @@ static const bad_t bad[] = {
          "invalid_field", "schedule.timezone"},
         {JOB(SCH("\"type\":\"interval\",\"interval_ms\":0")), "invalid_field",
          "schedule.interval_ms"},
+        {JOB(SCH("\"type\":\"interval\",\"interval_ms\":1000,\"misfire\":"
+                 "\"sometimes\"")),
+         "invalid_field", "schedule.misfire"},
+        {JOB(SCH("\"type\":\"interval\",\"interval_ms\":1000,\"overlap\":"
+                 "1")),
+         "invalid_field", "schedule.overlap"},
+        {JOB(SCH("\"type\":\"cron\",\"cron\":\"* * * * *\","
+                 "\"catch_up_ms\":-1")),
+         "invalid_field", "schedule.catch_up_ms"},
+        {JOB(SCH("\"type\":\"at\",\"at\":\"2026-01-01T00:00:00Z\","
+                 "\"overlap\":\"skip\"")),
+         "invalid_field", "schedule.overlap"},
         {JOB(SCH("\"type\":\"interval\",\"interval_ms\":1000,\"max_runs\":"
                  "-1")),
          "invalid_field", "schedule.max_runs"},

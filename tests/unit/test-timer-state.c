@@ -393,7 +393,8 @@ static void test_visibility_deadline(void **state) {
         fx_destroy(fx);
 }
 
-/* Interval: start, max runs, and "fire once" after a missed stretch. */
+/* Interval: start, max runs, and "fire once" after a missed stretch; the
+ * job completes once its last execution has ended. */
 static void test_interval_schedule(void **state) {
         (void)state;
         fx_t *fx = fx_new();
@@ -402,19 +403,26 @@ static void test_interval_schedule(void **state) {
         ev.u.def.schedule.interval_ms = 1000;
         ev.u.def.schedule.start_ms = 5000;
         ev.u.def.schedule.max_runs = 3;
+        ev.u.def.schedule.misfire_threshold_ms = 1000;
         apply(fx, &ev, NULL);
         commit(fx);
         assert_true(has_due(fx, "job-i", SCHED_DUE_FIRE, 5000));
         outcome(fx, "job-i", SCHED_STATUS_FIRED, 5000, 1, 5001, false, 0);
         assert_true(has_due(fx, "job-i", SCHED_DUE_FIRE, 6000));
-        /* Fired late (nothing ran for a while): the missed occurrences are
-         * skipped, the next is the first after the firing. */
+        /* Fired later than the misfire threshold (nothing ran for a
+         * while): "fire once" — the firing stands for the missed
+         * occurrences, the next is the first after it. */
         outcome(fx, "job-i", SCHED_STATUS_FIRED, 6000, 1, 9500, false, 0);
         assert_false(has_due(fx, "job-i", SCHED_DUE_FIRE, 7000));
         assert_true(has_due(fx, "job-i", SCHED_DUE_FIRE, 10000));
         outcome(fx, "job-i", SCHED_STATUS_FIRED, 10000, 1, 10000, false, 0);
         sched_timer_job_t job = get_job(fx, "job-i");
         assert_int_equal(job.runs, 3);
+        /* Its last execution still runs: not complete yet. */
+        assert_int_equal(job.state, SCHED_TJ_SCHEDULED);
+        outcome(fx, "job-i", SCHED_STATUS_SUCCEEDED, 10000, 1, 10050, false,
+                0);
+        job = get_job(fx, "job-i");
         /* Ran out: COMPLETED is announced, then the job is done. */
         assert_int_equal(job.state, SCHED_TJ_DECIDING);
         assert_int_equal(job.decide, SCHED_DECIDE_COMPLETE);
@@ -460,6 +468,9 @@ static void test_cron_schedule(void **state) {
                 false, 0);
         assert_true(has_due(fx, "job-k", SCHED_DUE_FIRE, 3 * H));
         outcome(fx, "job-k", SCHED_STATUS_FIRED, 3 * H, 1, 3 * H, false, 0);
+        /* A failure without retries ends the last execution: complete. */
+        outcome(fx, "job-k", SCHED_STATUS_FAILED, 3 * H, 1, 3 * H + 9, false,
+                0);
         assert_int_equal(get_job(fx, "job-k").state, SCHED_TJ_DECIDING);
         assert_int_equal(get_job(fx, "job-k").decide, SCHED_DECIDE_COMPLETE);
 
@@ -484,6 +495,287 @@ static void test_cron_schedule(void **state) {
         apply(fx, &ev, &eff);
         assert_true(eff.rejected);
         assert_non_null(strstr(eff.reason, "timezone"));
+        fx_destroy(fx);
+}
+
+/* --- Misfire and overlap policies, recurring executions ------------------ */
+
+/* A job with its definition (get_job() keeps only the scalars); clear it
+ * with sched_timer_job_clear(). */
+static sched_timer_job_t full_job(fx_t *fx, const char *job_id) {
+        sched_timer_job_t job;
+        assert_int_equal(sched_timer_job_get(fx->store, NULL, codec, job_id,
+                                             &job),
+                         SCHED_ERR_OK);
+        return job;
+}
+
+/* What the due checker would do with the job's entry (kind, due) at now,
+ * applied back as the event it would emit; returns the action. */
+static sched_timer_act_t due_step(fx_t *fx, const char *job_id, char kind,
+                                  int64_t due, int64_t now) {
+        sched_timer_job_t job = full_job(fx, job_id);
+        sched_timer_action_t act;
+        sched_timer_due_action(&job, kind, due, now, &act);
+        sched_event_t ev;
+        switch (act.act) {
+        case SCHED_ACT_NONE:
+                break;
+        case SCHED_ACT_FIRE:
+                outcome(fx, job_id, SCHED_STATUS_FIRED, act.occ_ms,
+                        act.attempt, now, false, SCHED_NONE);
+                break;
+        case SCHED_ACT_SKIP:
+        case SCHED_ACT_BUFFER:
+                assert_true(act.reason[0] != '\0');
+                outcome(fx, job_id,
+                        act.act == SCHED_ACT_SKIP ? SCHED_STATUS_SKIPPED
+                                                  : SCHED_STATUS_BUFFERED,
+                        act.occ_ms, act.attempt, now, false, SCHED_NONE);
+                break;
+        case SCHED_ACT_TIMEOUT:
+                outcome(fx, job_id, SCHED_STATUS_TIMED_OUT, act.occ_ms,
+                        act.attempt, now, true, SCHED_NONE);
+                break;
+        case SCHED_ACT_DECIDE:
+                status_ev(&ev, job_id,
+                          job.decide == SCHED_DECIDE_RETRY
+                                  ? SCHED_STATUS_RETRY_SCHEDULED
+                          : job.decide == SCHED_DECIDE_DEAD
+                                  ? SCHED_STATUS_DEAD_LETTERED
+                                  : SCHED_STATUS_COMPLETED,
+                          act.occ_ms, act.attempt);
+                ev.ts_ms = now;
+                if (job.decide == SCHED_DECIDE_RETRY)
+                        ev.u.status.next_ms = job.retry_at_ms;
+                apply(fx, &ev, NULL);
+                commit(fx);
+                break;
+        }
+        sched_timer_job_clear(&job);
+        return act.act;
+}
+
+/* An interval job every second from 1 s, with the given policies. */
+static void create_every_second(fx_t *fx, const char *job_id,
+                                sched_misfire_t misfire,
+                                sched_overlap_t overlap) {
+        sched_event_t ev;
+        create_ev(&ev, job_id, SCHED_KIND_INTERVAL, 0, 0);
+        ev.u.def.schedule.interval_ms = 1000;
+        ev.u.def.schedule.start_ms = 1000;
+        ev.u.def.schedule.misfire = misfire;
+        ev.u.def.schedule.misfire_threshold_ms = 500;
+        ev.u.def.schedule.catch_up_ms = 3000;
+        ev.u.def.schedule.overlap = overlap;
+        apply(fx, &ev, NULL);
+        commit(fx);
+}
+
+/* Nothing ran from 1 s to 10.2 s: FIRE_ONCE runs one execution for the
+ * missed occurrences, SKIP none, FIRE_ALL each one of the last 3 s; an
+ * occurrence late by less than the threshold just runs late. */
+static void test_misfire_policies(void **state) {
+        (void)state;
+        fx_t *fx = fx_new();
+        create_every_second(fx, "once", SCHED_MISFIRE_FIRE_ONCE,
+                            SCHED_OVERLAP_ALLOW);
+        create_every_second(fx, "skip", SCHED_MISFIRE_SKIP,
+                            SCHED_OVERLAP_ALLOW);
+        create_every_second(fx, "all", SCHED_MISFIRE_FIRE_ALL,
+                            SCHED_OVERLAP_ALLOW);
+
+        assert_int_equal(due_step(fx, "once", 'F', 1000, 10200),
+                         SCHED_ACT_FIRE);
+        assert_int_equal(get_job(fx, "once").runs, 1);
+        assert_true(has_due(fx, "once", SCHED_DUE_FIRE, 11000));
+        assert_int_equal(due_step(fx, "once", 'F', 11000, 11400),
+                         SCHED_ACT_FIRE); /* 400 ms late: within 500 */
+        assert_true(has_due(fx, "once", SCHED_DUE_FIRE, 12000));
+
+        assert_int_equal(due_step(fx, "skip", 'F', 1000, 10200),
+                         SCHED_ACT_SKIP);
+        assert_int_equal(get_job(fx, "skip").runs, 0);
+        assert_true(has_due(fx, "skip", SCHED_DUE_FIRE, 11000));
+        assert_int_equal(due_step(fx, "skip", 'F', 11000, 11100),
+                         SCHED_ACT_FIRE);
+        assert_int_equal(get_job(fx, "skip").runs, 1);
+
+        /* 1 s is older than the 3 s window: skipped; 8, 9 and 10 s run. */
+        assert_int_equal(due_step(fx, "all", 'F', 1000, 10200),
+                         SCHED_ACT_SKIP);
+        assert_true(has_due(fx, "all", SCHED_DUE_FIRE, 8000));
+        assert_int_equal(due_step(fx, "all", 'F', 8000, 10210),
+                         SCHED_ACT_FIRE);
+        assert_true(has_due(fx, "all", SCHED_DUE_FIRE, 9000));
+        assert_int_equal(due_step(fx, "all", 'F', 9000, 10220),
+                         SCHED_ACT_FIRE);
+        assert_true(has_due(fx, "all", SCHED_DUE_FIRE, 10000));
+        assert_int_equal(due_step(fx, "all", 'F', 10000, 10230),
+                         SCHED_ACT_FIRE);
+        assert_true(has_due(fx, "all", SCHED_DUE_FIRE, 11000));
+        assert_int_equal(get_job(fx, "all").runs, 3);
+        /* A stale entry (already handled) calls for nothing. */
+        assert_int_equal(due_step(fx, "all", 'F', 10000, 10240),
+                         SCHED_ACT_NONE);
+        fx_destroy(fx);
+}
+
+/* An occurrence due while the previous execution runs: ALLOW fires it
+ * (the new one is tracked), SKIP does not, BUFFER_ONE fires it once the
+ * previous one ends, folding in what came due meanwhile. */
+static void test_overlap_policies(void **state) {
+        (void)state;
+        fx_t *fx = fx_new();
+        create_every_second(fx, "allow", SCHED_MISFIRE_FIRE_ONCE,
+                            SCHED_OVERLAP_ALLOW);
+        create_every_second(fx, "skip", SCHED_MISFIRE_FIRE_ONCE,
+                            SCHED_OVERLAP_SKIP);
+        create_every_second(fx, "buf", SCHED_MISFIRE_FIRE_ONCE,
+                            SCHED_OVERLAP_BUFFER_ONE);
+        const char *jobs[] = {"allow", "skip", "buf"};
+        for (int i = 0; i < 3; i++) {
+                assert_int_equal(due_step(fx, jobs[i], 'F', 1000, 1000),
+                                 SCHED_ACT_FIRE);
+                outcome(fx, jobs[i], SCHED_STATUS_STARTED, 1000, 1, 1010,
+                        false, SCHED_NONE);
+        }
+
+        assert_int_equal(due_step(fx, "allow", 'F', 2000, 2000),
+                         SCHED_ACT_FIRE);
+        sched_timer_job_t job = get_job(fx, "allow");
+        assert_int_equal(job.cur_occ_ms, 2000);
+        /* The replaced execution's outcome no longer counts. */
+        outcome(fx, "allow", SCHED_STATUS_FAILED, 1000, 1, 2100, true,
+                SCHED_NONE);
+        assert_int_equal(get_job(fx, "allow").chain, SCHED_CHAIN_FIRED);
+
+        assert_int_equal(due_step(fx, "skip", 'F', 2000, 2000),
+                         SCHED_ACT_SKIP);
+        assert_true(has_due(fx, "skip", SCHED_DUE_FIRE, 3000));
+        outcome(fx, "skip", SCHED_STATUS_SUCCEEDED, 1000, 1, 2500, false,
+                SCHED_NONE);
+        assert_int_equal(due_step(fx, "skip", 'F', 3000, 3000),
+                         SCHED_ACT_FIRE);
+        assert_int_equal(get_job(fx, "skip").runs, 2);
+
+        assert_int_equal(due_step(fx, "buf", 'F', 2000, 2000),
+                         SCHED_ACT_BUFFER);
+        assert_false(has_due(fx, "buf", SCHED_DUE_FIRE, 3000));
+        assert_int_equal(get_job(fx, "buf").buffered_ms, 2000);
+        /* Ends at 4.5 s: the buffered occurrence fires then, standing for
+         * 3 s and 4 s too; the schedule goes on at 5 s. */
+        outcome(fx, "buf", SCHED_STATUS_SUCCEEDED, 1000, 1, 4500, false,
+                SCHED_NONE);
+        assert_true(has_due(fx, "buf", SCHED_DUE_FIRE, 4500));
+        assert_int_equal(due_step(fx, "buf", 'F', 4500, 4500),
+                         SCHED_ACT_FIRE);
+        job = get_job(fx, "buf");
+        assert_int_equal(job.cur_occ_ms, 2000);
+        assert_int_equal(job.buffered_ms, SCHED_NONE);
+        assert_int_equal(job.next_due_ms, 5000);
+        sched_timer_job_clear(&job);
+
+        /* The previous execution ends between the checker's BUFFER and
+         * the BUFFERED event: the occurrence fires right away. */
+        outcome(fx, "buf", SCHED_STATUS_STARTED, 2000, 1, 4510, false,
+                SCHED_NONE);
+        job = full_job(fx, "buf");
+        sched_timer_action_t act;
+        sched_timer_due_action(&job, 'F', 5000, 5000, &act);
+        sched_timer_job_clear(&job);
+        assert_int_equal(act.act, SCHED_ACT_BUFFER);
+        outcome(fx, "buf", SCHED_STATUS_SUCCEEDED, 2000, 1, 5001, false,
+                SCHED_NONE);
+        outcome(fx, "buf", SCHED_STATUS_BUFFERED, 5000, 1, 5002, false,
+                SCHED_NONE);
+        assert_true(has_due(fx, "buf", SCHED_DUE_FIRE, 5002));
+        assert_int_equal(due_step(fx, "buf", 'F', 5002, 5002),
+                         SCHED_ACT_FIRE);
+        assert_true(has_due(fx, "buf", SCHED_DUE_FIRE, 6000));
+        fx_destroy(fx);
+}
+
+/* A recurring job's execution has a visibility deadline and retries from
+ * its own 'A' entry, beside the next occurrence; pause holds the retry,
+ * cancel drops everything. */
+static void test_recurring_retries_and_visibility(void **state) {
+        (void)state;
+        fx_t *fx = fx_new();
+        sched_event_t ev;
+        create_ev(&ev, "rec", SCHED_KIND_INTERVAL, 0, 0);
+        ev.u.def.schedule.interval_ms = 10000;
+        ev.u.def.schedule.start_ms = 1000;
+        ev.u.def.retry.max_attempts = 3;
+        ev.u.def.retry.initial_backoff_ms = 100;
+        apply(fx, &ev, NULL);
+        commit(fx);
+
+        assert_int_equal(due_step(fx, "rec", 'F', 1000, 1000),
+                         SCHED_ACT_FIRE);
+        status_ev(&ev, "rec", SCHED_STATUS_STARTED, 1000, 1);
+        ev.ts_ms = 1010;
+        ev.u.status.deadline_ms = 1500;
+        apply(fx, &ev, NULL);
+        commit(fx);
+        assert_true(has_due(fx, "rec", SCHED_DUE_VISIBILITY, 1500));
+        assert_int_equal(due_step(fx, "rec", 'V', 1500, 1600),
+                         SCHED_ACT_TIMEOUT);
+        assert_int_equal(get_job(fx, "rec").chain, SCHED_CHAIN_DECIDING);
+        assert_int_equal(due_step(fx, "rec", 'D', 1600, 1600),
+                         SCHED_ACT_DECIDE);
+        assert_true(has_due(fx, "rec", SCHED_DUE_RETRY, 1700));
+        assert_true(has_due(fx, "rec", SCHED_DUE_FIRE, 11000));
+
+        /* Paused: the retry waits too; resumed: both come back. */
+        control_ev(&ev, SCHED_EV_PAUSE_JOB, "rec", "t1");
+        apply(fx, &ev, NULL);
+        commit(fx);
+        assert_int_equal(due_count(fx), 0);
+        control_ev(&ev, SCHED_EV_RESUME_JOB, "rec", "t1");
+        apply(fx, &ev, NULL);
+        commit(fx);
+        assert_true(has_due(fx, "rec", SCHED_DUE_RETRY, 1700));
+        assert_true(has_due(fx, "rec", SCHED_DUE_FIRE, 11000));
+
+        assert_int_equal(due_step(fx, "rec", 'A', 1700, 1700),
+                         SCHED_ACT_FIRE);
+        sched_timer_job_t job = get_job(fx, "rec");
+        assert_int_equal(job.cur_attempt, 2);
+        assert_int_equal(job.runs, 1); /* a retry is not a new run */
+        sched_timer_job_clear(&job);
+        outcome(fx, "rec", SCHED_STATUS_FAILED, 1000, 2, 1800, true,
+                SCHED_NONE);
+        assert_int_equal(due_step(fx, "rec", 'D', 1800, 1800),
+                         SCHED_ACT_DECIDE);
+        assert_true(has_due(fx, "rec", SCHED_DUE_RETRY, 2000));
+        assert_int_equal(due_step(fx, "rec", 'A', 2000, 2000),
+                         SCHED_ACT_FIRE);
+        outcome(fx, "rec", SCHED_STATUS_FAILED, 1000, 3, 2100, true,
+                SCHED_NONE);
+        /* The last attempt failed: dead-lettered; the schedule goes on. */
+        assert_int_equal(get_job(fx, "rec").decide, SCHED_DECIDE_DEAD);
+        assert_int_equal(due_step(fx, "rec", 'D', 2100, 2100),
+                         SCHED_ACT_DECIDE);
+        job = get_job(fx, "rec");
+        assert_int_equal(job.chain, SCHED_CHAIN_IDLE);
+        assert_int_equal(job.state, SCHED_TJ_SCHEDULED);
+        sched_timer_job_clear(&job);
+        assert_int_equal(due_count(fx), 1);
+        assert_true(has_due(fx, "rec", SCHED_DUE_FIRE, 11000));
+
+        /* Cancelled while a retry waits: nothing is left. */
+        assert_int_equal(due_step(fx, "rec", 'F', 11000, 11000),
+                         SCHED_ACT_FIRE);
+        outcome(fx, "rec", SCHED_STATUS_FAILED, 11000, 1, 11100, true,
+                SCHED_NONE);
+        assert_int_equal(due_step(fx, "rec", 'D', 11100, 11100),
+                         SCHED_ACT_DECIDE);
+        control_ev(&ev, SCHED_EV_CANCEL_JOB, "rec", "t1");
+        apply(fx, &ev, NULL);
+        commit(fx);
+        assert_int_equal(due_count(fx), 0);
+        assert_int_equal(state_of(fx, "rec"), SCHED_TJ_CANCELLED);
         fx_destroy(fx);
 }
 
@@ -762,6 +1054,9 @@ int main(void) {
                 cmocka_unit_test(test_update_moves_the_pending_firing),
                 cmocka_unit_test(test_cron_schedule),
                 cmocka_unit_test(test_pause_racing_a_firing),
+                cmocka_unit_test(test_misfire_policies),
+                cmocka_unit_test(test_overlap_policies),
+                cmocka_unit_test(test_recurring_retries_and_visibility),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

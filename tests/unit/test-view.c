@@ -456,6 +456,52 @@ static void test_retries_to_dead_letter(void **state) {
         json_decref(job);
 }
 
+/* Occurrences of a recurring job that did not run: SKIPPED (final, with
+ * the policy's reason) and BUFFERED (until it fires); the schedule shows
+ * its policies. */
+static void test_recurring_skipped_and_buffered(void **state) {
+        fx_t *fx = *state;
+        sched_event_t ev;
+        json_t *job, *ex;
+
+        ev_create(fx, &ev, "acme", "r1", T0, SCHED_KIND_INTERVAL);
+        ev.u.def.schedule.overlap = SCHED_OVERLAP_BUFFER_ONE;
+        ev.u.def.schedule.misfire = SCHED_MISFIRE_SKIP;
+        apply(fx, &ev);
+        job = job_doc(fx, "acme", "r1");
+        assert_field(job, "schedule.overlap", "buffer_one");
+        assert_field(job, "schedule.misfire", "skip");
+        assert_field(job, "schedule.misfire_threshold_ms", "60000");
+        json_decref(job);
+
+        ev_status(fx, &ev, "acme", "r1", T0 + 60000, SCHED_STATUS_SKIPPED,
+                  T0 + 60000, 1);
+        ev.u.status.message = strdup("missed by 70000 ms");
+        apply(fx, &ev);
+        ex = exec_doc(fx, "acme", "r1", T0 + 60000, 1);
+        assert_field(ex, "status", "SKIPPED");
+        assert_field(ex, "message", "missed by 70000 ms");
+        assert_field(ex, "finished_at", iso(T0 + 60000));
+        json_decref(ex);
+
+        ev_status(fx, &ev, "acme", "r1", T0 + 120000, SCHED_STATUS_BUFFERED,
+                  T0 + 120000, 1);
+        apply(fx, &ev);
+        ex = exec_doc(fx, "acme", "r1", T0 + 120000, 1);
+        assert_field(ex, "status", "BUFFERED");
+        json_decref(ex);
+        ev_status(fx, &ev, "acme", "r1", T0 + 130000, SCHED_STATUS_FIRED,
+                  T0 + 120000, 1);
+        apply(fx, &ev);
+        ex = exec_doc(fx, "acme", "r1", T0 + 120000, 1);
+        assert_field(ex, "status", "FIRED");
+        assert_field(ex, "fired_at", iso(T0 + 130000));
+        json_decref(ex);
+        job = job_doc(fx, "acme", "r1");
+        assert_field(job, "state", "SCHEDULED");
+        json_decref(job);
+}
+
 static void test_status_for_unknown_job(void **state) {
         fx_t *fx = *state;
         sched_event_t ev;
@@ -707,6 +753,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_pause_while_running,
                                                 setup, teardown),
                 cmocka_unit_test_setup_teardown(test_retries_to_dead_letter,
+                                                setup, teardown),
+                cmocka_unit_test_setup_teardown(test_recurring_skipped_and_buffered,
                                                 setup, teardown),
                 cmocka_unit_test_setup_teardown(test_status_for_unknown_job,
                                                 setup, teardown),

@@ -70,7 +70,9 @@ typedef enum sched_priority_e {
         X(TIMED_OUT)                                                          \
         X(DEAD_LETTERED)                                                      \
         X(COMPLETED)                                                          \
-        X(REJECTED)
+        X(REJECTED)                                                           \
+        X(SKIPPED)                                                            \
+        X(BUFFERED)
 
 typedef enum sched_status_e {
 #define SCHED_STATUS_ENUM(name) SCHED_STATUS_##name,
@@ -82,6 +84,24 @@ typedef enum sched_status_e {
 /** Absent optional long. */
 #define SCHED_NONE INT64_MIN
 
+/** What a recurring job does with occurrences reached too late (misfire)
+ *  and with occurrences due while its last execution is still under way
+ *  (overlap).  Values match the Avro enum symbols' order. */
+typedef enum sched_misfire_e {
+        SCHED_MISFIRE_FIRE_ONCE = 0,
+        SCHED_MISFIRE_FIRE_ALL = 1,
+        SCHED_MISFIRE_SKIP = 2,
+} sched_misfire_t;
+
+typedef enum sched_overlap_e {
+        SCHED_OVERLAP_ALLOW = 0,
+        SCHED_OVERLAP_SKIP = 1,
+        SCHED_OVERLAP_BUFFER_ONE = 2,
+} sched_overlap_t;
+
+#define SCHED_MISFIRE_THRESHOLD_DEFAULT_MS 60000
+#define SCHED_CATCH_UP_DEFAULT_MS 3600000
+
 typedef struct sched_schedule_s {
         sched_sched_kind_t kind;
         int64_t at_ms;       /* AT: epoch ms; else SCHED_NONE */
@@ -92,6 +112,10 @@ typedef struct sched_schedule_s {
         int64_t start_ms;    /* CRON/INTERVAL: optional, SCHED_NONE */
         int64_t end_ms;      /* CRON/INTERVAL: optional, SCHED_NONE */
         int32_t max_runs;    /* INTERVAL: 0 = unbounded */
+        sched_misfire_t misfire;      /* CRON/INTERVAL */
+        int64_t misfire_threshold_ms; /* later than this = missed */
+        int64_t catch_up_ms;          /* FIRE_ALL: how far back */
+        sched_overlap_t overlap;      /* CRON/INTERVAL */
 } sched_schedule_t;
 
 typedef struct sched_retry_s {
@@ -185,6 +209,14 @@ sched_status_t sched_str2status(const char *s);
 const char *sched_kind2str(sched_sched_kind_t kind);
 /** Returns -1 when s names no kind. */
 int sched_str2kind(const char *s);
+/** "fire_once" / "fire_all" / "skip"; "unknown" for other values. */
+const char *sched_misfire2str(sched_misfire_t m);
+/** Case-insensitive; returns -1 when s names no policy. */
+int sched_str2misfire(const char *s);
+/** "allow" / "skip" / "buffer_one"; "unknown" for other values. */
+const char *sched_overlap2str(sched_overlap_t o);
+/** Case-insensitive; returns -1 when s names no policy. */
+int sched_str2overlap(const char *s);
 
 /** "<job_id>:<scheduled_ms>:<attempt>" — deterministic execution id. */
 void sched_execution_id(char out[SCHED_EXEC_ID_MAX], const char *job_id,

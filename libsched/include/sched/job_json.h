@@ -12,9 +12,12 @@
  *             {"type": "at", "at": RFC 3339}
  *             {"type": "delay", "delay_ms": int}
  *             {"type": "cron", "cron": str, "timezone": IANA,
- *              "start": RFC 3339, "end": RFC 3339}
+ *              "start": RFC 3339, "end": RFC 3339, <policies>}
  *             {"type": "interval", "interval_ms": int, "start", "end",
- *              "max_runs": int}
+ *              "max_runs": int, <policies>}
+ *   policies: "misfire": "fire_once"|"fire_all"|"skip",
+ *             "misfire_threshold_ms": int, "catch_up_ms": int,
+ *             "overlap": "allow"|"skip"|"buffer_one"
  * Unknown fields, fields of another schedule type, wrong JSON types, values
  * out of range, duplicate keys and strings over the sched/event.h limits
  * are all rejected with the offending field named ("schedule.delay_ms").

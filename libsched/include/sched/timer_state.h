@@ -5,7 +5,10 @@
  *   JOBS  job_id                                 -> sched_timer_job_t record
  *   DUE   be32(partition) be64(due) kind job_id  -> ""  (byte order = time)
  * A job has at most one due entry of each kind:
- *   'F' fire its next execution (ExecutionDue + FIRED),
+ *   'F' fire its next execution (ExecutionDue + FIRED) — for a recurring
+ *       job, its next occurrence, which misfire and overlap policies may
+ *       turn into SKIPPED or BUFFERED instead,
+ *   'A' fire the next attempt of a recurring job's failed execution,
  *   'V' the visibility deadline of its running execution (TIMED_OUT),
  *   'D' a decision to announce: RETRY_SCHEDULED or DEAD_LETTERED after a
  *       failure, COMPLETED when a schedule runs out, REJECTED for a
@@ -45,6 +48,16 @@ typedef enum sched_timer_jstate_e {
 #define SCHED_DUE_FIRE 'F'
 #define SCHED_DUE_VISIBILITY 'V'
 #define SCHED_DUE_DECIDE 'D'
+#define SCHED_DUE_RETRY 'A'
+
+/** Stage of a recurring job's execution under way (its "chain": one
+ *  occurrence and its retries).  One-shot jobs keep theirs in the state.
+ *  Stored: append only. */
+#define SCHED_CHAIN_IDLE 0
+#define SCHED_CHAIN_FIRED 'F'    /* fired, not started */
+#define SCHED_CHAIN_RUNNING 'R'  /* started; 'V' entry */
+#define SCHED_CHAIN_DECIDING 'D' /* failed; 'D' entry (retry or dead) */
+#define SCHED_CHAIN_RETRY 'W'    /* waits for its next attempt; 'A' entry */
 
 /** What the 'D' entry will emit. */
 #define SCHED_DECIDE_RETRY 'R'    /* RETRY_SCHEDULED */
@@ -72,11 +85,15 @@ typedef struct sched_timer_job_s {
         char decide;          /* SCHED_DECIDE_*, 0 when none */
         int64_t retry_at_ms;  /* RETRY: when the next attempt fires */
         int32_t runs;         /* occurrences fired (first attempts) */
+        char chain;           /* recurring: SCHED_CHAIN_* of cur_* */
+        int64_t buffered_ms;  /* recurring: occurrence BUFFERED behind the
+                               * chain, fired when it ends; SCHED_NONE */
         char last_error[256]; /* message of the last failure */
         sched_event_t def;    /* the CreateJob */
 } sched_timer_job_t;
 
-/** Most due entries one event deletes (cancel: fire, visibility, decide). */
+/** Most due entries one event deletes (cancel: fire, visibility, decide,
+ *  retry). */
 #define SCHED_TIMER_DELETED_MAX 4
 #define SCHED_DUE_KEY_STR_MAX (48 + SCHED_ID_MAX)
 
@@ -151,6 +168,36 @@ int64_t sched_timer_first_due(const sched_event_t *create, char *reason,
 int64_t sched_schedule_next(const sched_schedule_t *s, int64_t anchor_ms,
                             int64_t after_ms, char *reason,
                             size_t reason_size);
+
+/** What the due checker emits for a due entry. */
+typedef enum sched_timer_act_e {
+        SCHED_ACT_NONE = 0, /* stale entry: nothing */
+        SCHED_ACT_FIRE,     /* ExecutionDue + FIRED for occ_ms/attempt */
+        SCHED_ACT_SKIP,     /* SKIPPED for occ_ms: reason */
+        SCHED_ACT_BUFFER,   /* BUFFERED for occ_ms: reason */
+        SCHED_ACT_TIMEOUT,  /* TIMED_OUT of the current execution */
+        SCHED_ACT_DECIDE,   /* the 'D' decision (job->decide) */
+} sched_timer_act_t;
+
+typedef struct sched_timer_action_s {
+        sched_timer_act_t act;
+        int64_t occ_ms;  /* the occurrence concerned (SCHED_NONE: job) */
+        int32_t attempt;
+        char exec_id[SCHED_EXEC_ID_MAX]; /* "" for job-level events */
+        char reason[256];                /* SKIP, BUFFER */
+} sched_timer_action_t;
+
+/**
+ * What a due entry (kind, due_ms) of `job` calls for at now_ms: nothing
+ * when the job no longer waits for it; else the event to emit, with the
+ * misfire policy (an occurrence reached more than misfire_threshold_ms
+ * late) and the overlap policy (an occurrence due while the previous
+ * execution is under way) applied to a recurring job's occurrences.
+ * Reads no clock (now_ms is the caller's), changes nothing.
+ */
+void sched_timer_due_action(const sched_timer_job_t *job, char kind,
+                            int64_t due_ms, int64_t now_ms,
+                            sched_timer_action_t *out);
 
 /** A fingerprint of one partition's timer state. */
 typedef struct sched_timer_digest_s {
