@@ -1,15 +1,17 @@
 /*
  * timer_state.c — the timer service's appliers (see sched/timer_state.h).
  *
- * JOBS row layout, version 3 (integers big-endian):
+ * JOBS row layout, version 4 (integers big-endian, strings u16-length
+ * prefixed):
  *   u8 version | u8 state | i32 partition |
  *   i64 fire_occ_ms | i32 fire_attempt | i64 next_due_ms |
  *   i64 cur_occ_ms | i32 cur_attempt | i64 deadline_ms |
  *   i64 decide_ms | u8 decide | i64 retry_at_ms | i32 runs |
  *   u8 chain | i64 buffered_ms |                      (not in version 2)
- *   u16 error length | error bytes | codec-encoded CreateJob
- * The definition is kept in its wire form so that the row is as
- * deterministic as the log it came from.  Version 2 rows are still read.
+ *   str last_error | the CreateJob, field by field (see wrdef())
+ * Every byte follows from the events applied, so replaying the same log
+ * gives the same rows.  Versions 2 and 3 (the CreateJob in its Avro wire
+ * form, no chain in 2) are still read.
  *
  * Lifecycle of a one-shot job:
  *   SCHEDULED -F-> FIRED -STARTED-> RUNNING -SUCCEEDED-> DONE
@@ -39,7 +41,7 @@
 #include "sched/orphans.h"
 #include "sched/tz.h"
 
-#define ROW_VERSION 3
+#define ROW_VERSION 4
 #define ROW_VERSION_MIN 2 /* oldest row layout still read */
 
 static void be32_put(unsigned char *p, uint32_t v) {
@@ -142,6 +144,10 @@ static uint8_t rd8(rd_t *r) {
         const unsigned char *q = take(r, 1);
         return q ? q[0] : 0;
 }
+static uint16_t rd16(rd_t *r) {
+        const unsigned char *q = take(r, 2);
+        return q ? (uint16_t)(q[0] << 8 | q[1]) : 0;
+}
 static int32_t rd32(rd_t *r) {
         const unsigned char *q = take(r, 4);
         return q ? (int32_t)be32_get(q) : 0;
@@ -149,6 +155,67 @@ static int32_t rd32(rd_t *r) {
 static int64_t rd64(rd_t *r) {
         const unsigned char *q = take(r, 8);
         return q ? (int64_t)sched_be64_get(q) : 0;
+}
+/* A u16-length string into a char[size]; too long marks the row bad. */
+static void rdstr(rd_t *r, char *dst, size_t size) {
+        size_t len = rd16(r);
+        const unsigned char *q = take(r, len);
+        if (!q || len >= size) {
+                r->bad = true;
+                dst[0] = '\0';
+                return;
+        }
+        memcpy(dst, q, len);
+        dst[len] = '\0';
+}
+
+/* The job definition in the row's own layout (version 4): every field of
+ * the CreateJob at a fixed place, strings length-prefixed.  Reading it is
+ * a few copies, where the Avro form took a generic-value decode on every
+ * firing and every applied event. */
+static void rddef(rd_t *r, sched_event_t *ev) {
+        sched_event_init(ev, SCHED_EV_CREATE_JOB);
+        sched_job_def_t *d = &ev->u.def;
+        sched_schedule_t *s = &d->schedule;
+        rdstr(r, ev->event_id, sizeof(ev->event_id));
+        rdstr(r, ev->job_id, sizeof(ev->job_id));
+        rdstr(r, ev->tenant, sizeof(ev->tenant));
+        ev->ts_ms = rd64(r);
+        rdstr(r, d->name, sizeof(d->name));
+        s->kind = (sched_sched_kind_t)rd8(r);
+        s->at_ms = rd64(r);
+        s->delay_ms = rd64(r);
+        rdstr(r, s->cron, sizeof(s->cron));
+        rdstr(r, s->tz, sizeof(s->tz));
+        s->interval_ms = rd64(r);
+        s->start_ms = rd64(r);
+        s->end_ms = rd64(r);
+        s->max_runs = rd32(r);
+        s->misfire = (sched_misfire_t)rd8(r);
+        s->misfire_threshold_ms = rd64(r);
+        s->catch_up_ms = rd64(r);
+        s->overlap = (sched_overlap_t)rd8(r);
+        rdstr(r, d->task, sizeof(d->task));
+        uint32_t plen = (uint32_t)rd32(r);
+        if (plen != UINT32_MAX) {
+                const unsigned char *q = take(r, plen);
+                if (q && plen <= SCHED_PARAMS_MAX &&
+                    (d->parameters = malloc(plen + 1))) {
+                        memcpy(d->parameters, q, plen);
+                        d->parameters[plen] = '\0';
+                } else {
+                        r->bad = true;
+                }
+        }
+        rdstr(r, d->queue, sizeof(d->queue));
+        d->priority = (sched_priority_t)rd8(r);
+        d->retry.max_attempts = rd32(r);
+        d->retry.initial_backoff_ms = rd64(r);
+        uint64_t bits = (uint64_t)rd64(r);
+        memcpy(&d->retry.multiplier, &bits, sizeof(bits));
+        d->retry.max_backoff_ms = rd64(r);
+        d->timeout_ms = rd64(r);
+        rdstr(r, d->idempotency_key, sizeof(d->idempotency_key));
 }
 
 void sched_timer_job_clear(sched_timer_job_t *job) {
@@ -190,50 +257,123 @@ sched_err_t sched_timer_job_get(sched_store_t *store, sched_batch_t *batch,
                 job->chain = (char)rd8(&r);
                 job->buffered_ms = rd64(&r);
         }
-        size_t elen = (size_t)(rd8(&r) << 8);
-        elen |= rd8(&r);
-        const unsigned char *e = take(&r, elen);
-        if (r.bad || elen >= sizeof(job->last_error)) {
-                free(val);
-                return SCHED_ERR_STORE;
+        rdstr(&r, job->last_error, sizeof(job->last_error));
+        if (version >= 4) {
+                rddef(&r, &job->def);
+                err = r.bad || r.p != r.end ? SCHED_ERR_STORE : SCHED_ERR_OK;
+        } else if (r.bad) {
+                err = SCHED_ERR_STORE;
+        } else { /* versions 2 and 3 kept the CreateJob's wire form */
+                err = sched_codec_decode(codec, r.p, (size_t)(r.end - r.p),
+                                         &job->def, NULL, 0);
         }
-        memcpy(job->last_error, e, elen);
-        job->last_error[elen] = '\0';
-        err = sched_codec_decode(codec, r.p, (size_t)(r.end - r.p), &job->def,
-                                 NULL, 0);
         free(val);
+        if (err)
+                sched_event_clear(&job->def);
         return err ? SCHED_ERR_STORE : SCHED_ERR_OK;
 }
 
-/* A growing row buffer. */
+/* A growing row buffer; `bad` once an allocation failed. */
 typedef struct wr_s {
-        unsigned char buf[128 + 256];
-        size_t len;
+        unsigned char *buf;
+        size_t len, size;
+        bool bad;
 } wr_t;
 
+static unsigned char *put(wr_t *w, size_t n) {
+        if (w->bad)
+                return NULL;
+        if (w->len + n > w->size) {
+                size_t size = w->size ? w->size : 512;
+                while (size < w->len + n)
+                        size *= 2;
+                unsigned char *b = realloc(w->buf, size);
+                if (!b) {
+                        w->bad = true;
+                        return NULL;
+                }
+                w->buf = b;
+                w->size = size;
+        }
+        unsigned char *q = w->buf + w->len;
+        w->len += n;
+        return q;
+}
 static void wr8(wr_t *w, uint8_t v) {
-        w->buf[w->len++] = v;
+        unsigned char *q = put(w, 1);
+        if (q)
+                q[0] = v;
 }
 static void wr32(wr_t *w, int32_t v) {
-        be32_put(w->buf + w->len, (uint32_t)v);
-        w->len += 4;
+        unsigned char *q = put(w, 4);
+        if (q)
+                be32_put(q, (uint32_t)v);
 }
 static void wr64(wr_t *w, int64_t v) {
-        sched_be64_put(w->buf + w->len, (uint64_t)v);
-        w->len += 8;
+        unsigned char *q = put(w, 8);
+        if (q)
+                sched_be64_put(q, (uint64_t)v);
+}
+static void wrbytes(wr_t *w, const void *p, size_t n) {
+        unsigned char *q = put(w, n);
+        if (q && n)
+                memcpy(q, p, n);
+}
+/* A NUL-terminated array field, length-prefixed (u16). */
+static void wrstr(wr_t *w, const char *s, size_t size) {
+        size_t len = strnlen(s, size - 1);
+        wr8(w, (uint8_t)(len >> 8));
+        wr8(w, (uint8_t)len);
+        wrbytes(w, s, len);
+}
+
+static void wrdef(wr_t *w, const sched_event_t *ev) {
+        const sched_job_def_t *d = &ev->u.def;
+        const sched_schedule_t *s = &d->schedule;
+        wrstr(w, ev->event_id, sizeof(ev->event_id));
+        wrstr(w, ev->job_id, sizeof(ev->job_id));
+        wrstr(w, ev->tenant, sizeof(ev->tenant));
+        wr64(w, ev->ts_ms);
+        wrstr(w, d->name, sizeof(d->name));
+        wr8(w, (uint8_t)s->kind);
+        wr64(w, s->at_ms);
+        wr64(w, s->delay_ms);
+        wrstr(w, s->cron, sizeof(s->cron));
+        wrstr(w, s->tz, sizeof(s->tz));
+        wr64(w, s->interval_ms);
+        wr64(w, s->start_ms);
+        wr64(w, s->end_ms);
+        wr32(w, s->max_runs);
+        wr8(w, (uint8_t)s->misfire);
+        wr64(w, s->misfire_threshold_ms);
+        wr64(w, s->catch_up_ms);
+        wr8(w, (uint8_t)s->overlap);
+        wrstr(w, d->task, sizeof(d->task));
+        if (d->parameters) {
+                size_t plen = strnlen(d->parameters, SCHED_PARAMS_MAX + 1);
+                wr32(w, (int32_t)plen);
+                wrbytes(w, d->parameters, plen);
+        } else {
+                wr32(w, -1); /* NULL: "{}" */
+        }
+        wrstr(w, d->queue, sizeof(d->queue));
+        wr8(w, (uint8_t)d->priority);
+        wr32(w, d->retry.max_attempts);
+        wr64(w, d->retry.initial_backoff_ms);
+        uint64_t bits;
+        memcpy(&bits, &d->retry.multiplier, sizeof(bits));
+        wr64(w, (int64_t)bits);
+        wr64(w, d->retry.max_backoff_ms);
+        wr64(w, d->timeout_ms);
+        wrstr(w, d->idempotency_key, sizeof(d->idempotency_key));
 }
 
 static sched_err_t job_put(sched_store_t *store, sched_batch_t *batch,
                            const sched_codec_t *codec,
                            const sched_timer_job_t *job, char *errstr,
                            size_t errstr_size) {
-        void *def;
-        size_t def_len;
-        sched_err_t err = sched_codec_encode(codec, &job->def, &def, &def_len,
-                                             errstr, errstr_size);
-        if (err)
-                return err;
-        wr_t w = {.len = 0};
+        (void)codec; /* rows no longer hold the wire form */
+        wr_t w = {NULL, 0, 0, false};
         wr8(&w, ROW_VERSION);
         wr8(&w, (uint8_t)job->state);
         wr32(&w, job->partition);
@@ -249,23 +389,16 @@ static sched_err_t job_put(sched_store_t *store, sched_batch_t *batch,
         wr32(&w, job->runs);
         wr8(&w, (uint8_t)job->chain);
         wr64(&w, job->buffered_ms);
-        size_t elen = strnlen(job->last_error, sizeof(job->last_error) - 1);
-        wr8(&w, (uint8_t)(elen >> 8));
-        wr8(&w, (uint8_t)elen);
-        memcpy(w.buf + w.len, job->last_error, elen);
-        w.len += elen;
-
-        unsigned char *row = malloc(w.len + def_len);
-        if (!row) {
-                free(def);
-                return SCHED_ERR_NOMEM;
+        wrstr(&w, job->last_error, sizeof(job->last_error));
+        wrdef(&w, &job->def);
+        if (w.bad) {
+                free(w.buf);
+                return sched_seterr(errstr, errstr_size, SCHED_ERR_NOMEM,
+                                    "out of memory");
         }
-        memcpy(row, w.buf, w.len);
-        memcpy(row + w.len, def, def_len);
         sched_batch_put(store, batch, SCHED_CF_JOBS, job->def.job_id,
-                        strlen(job->def.job_id), row, w.len + def_len);
-        free(row);
-        free(def);
+                        strlen(job->def.job_id), w.buf, w.len);
+        free(w.buf);
         return SCHED_ERR_OK;
 }
 
