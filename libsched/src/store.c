@@ -9,9 +9,21 @@
 
 #include <rocksdb/c.h>
 
+/* Memory bounds, whatever the number of jobs: one block cache shared by
+ * every column family, holding data, index and filter blocks alike (so
+ * indexes and filters of a large store do not grow outside it), and one
+ * budget for all memtables. */
+#define STORE_BLOCK_CACHE_BYTES (96u << 20)
+#define STORE_MEMTABLES_BYTES (96u << 20)
+#define STORE_MEMTABLE_BYTES (16u << 20) /* each, before it is flushed */
+#define STORE_BLOOM_BITS_PER_KEY 10      /* point lookups that miss (a new
+                                          * job id) skip the files */
+
 struct sched_store_s {
         rocksdb_t *db;
         rocksdb_options_t *opts;
+        rocksdb_block_based_table_options_t *table;
+        rocksdb_cache_t *cache;
         rocksdb_column_family_handle_t *cfs[SCHED_CF__CNT];
         rocksdb_readoptions_t *ropts;
         rocksdb_writeoptions_t *wopts;
@@ -56,6 +68,24 @@ sched_store_t *sched_store_open(const char *path, char *errstr,
         rocksdb_options_set_max_background_jobs(store->opts, 2);
         rocksdb_options_set_compression(store->opts,
                                         rocksdb_lz4_compression);
+        store->cache = rocksdb_cache_create_lru(STORE_BLOCK_CACHE_BYTES);
+        store->table = rocksdb_block_based_options_create();
+        rocksdb_block_based_options_set_block_cache(store->table,
+                                                    store->cache);
+        rocksdb_block_based_options_set_filter_policy(
+                store->table,
+                rocksdb_filterpolicy_create_bloom_full(
+                        STORE_BLOOM_BITS_PER_KEY));
+        rocksdb_block_based_options_set_cache_index_and_filter_blocks(
+                store->table, 1);
+        rocksdb_block_based_options_set_pin_l0_filter_and_index_blocks_in_cache(
+                store->table, 1);
+        rocksdb_options_set_block_based_table_factory(store->opts,
+                                                      store->table);
+        rocksdb_options_set_db_write_buffer_size(store->opts,
+                                                 STORE_MEMTABLES_BYTES);
+        rocksdb_options_set_write_buffer_size(store->opts,
+                                              STORE_MEMTABLE_BYTES);
 
         const char *names[SCHED_CF__CNT];
         const rocksdb_options_t *cf_opts[SCHED_CF__CNT];
@@ -72,6 +102,8 @@ sched_store_t *sched_store_open(const char *path, char *errstr,
                              "open %s: %s", path, err);
                 free(err);
                 rocksdb_options_destroy(store->opts);
+                rocksdb_block_based_options_destroy(store->table);
+                rocksdb_cache_destroy(store->cache);
                 free(store);
                 return NULL;
         }
@@ -89,6 +121,8 @@ void sched_store_close(sched_store_t *store) {
         rocksdb_readoptions_destroy(store->ropts);
         rocksdb_writeoptions_destroy(store->wopts);
         rocksdb_options_destroy(store->opts);
+        rocksdb_block_based_options_destroy(store->table);
+        rocksdb_cache_destroy(store->cache);
         free(store);
 }
 

@@ -1378,19 +1378,22 @@ sched_err_t sched_timer_digest(sched_store_t *store, int32_t partition,
         sched_iter_destroy(it);
 
         /* Parked status events of jobs of this partition ('T' | job_id | 0
-         * | offset). */
+         * | offset, and the job's marker 'T' | job_id | 0). */
         sched_sha256_update(&sha, "orphans", 7);
         it = sched_store_iter_snap(store, snap, SCHED_CF_ORPHANS, "T", 1, "U",
                                    1);
         for (; it && sched_iter_valid(it); sched_iter_next(it)) {
                 const char *k = sched_iter_key(it, &klen);
                 const char *v = sched_iter_value(it, &vlen);
-                size_t idlen = klen > 10 ? klen - 10 : 0;
+                /* The job id runs to the 0 byte (then the offset, or
+                 * nothing: the job's marker). */
+                size_t idlen = klen > 1 ? strnlen(k + 1, klen - 1) : 0;
                 if (!idlen || sched_partition_of(k + 1, idlen,
                                                  partition_cnt) != partition)
                         continue;
                 digest_row(&sha, k, klen, v, vlen);
-                out->orphans++;
+                if (klen > idlen + 2)
+                        out->orphans++;
         }
         sched_iter_destroy(it);
 

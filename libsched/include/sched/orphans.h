@@ -9,7 +9,8 @@
  * here and take it back, in log order, right after the CreateJob: the
  * resulting state is the same whatever the interleaving.
  *
- * Keys in SCHED_CF_ORPHANS: ns | job_id | 0 | be64(offset) -> encoded event.
+ * Keys in SCHED_CF_ORPHANS: ns | job_id | 0 | be64(offset) -> encoded event,
+ * and ns | job_id | 0 -> "" (a marker: the job has parked events).
  * `ns` separates users sharing a store ('T' timer, 'V' view).
  */
 #ifndef SCHED_ORPHANS_H
