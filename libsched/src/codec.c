@@ -14,9 +14,13 @@
  * a schema edit without the matching C change fails at start-up, not on the
  * first record.
  *
+ * Records of the current schemas are written and read directly from the
+ * tables (codec_direct.c); records of older writer schemas are read by
+ * avro-c and resolved to the current schema (codec_resolve.c).
+ *
  * Decoding is defensive: size and header checks, a fingerprint lookup, a
- * full structural walk of the body (codec_check.c) before avro-c sees it,
- * then size, NUL and UTF-8 checks of every string copied into the event.
+ * full structural walk of the body (codec_check.c) before anything reads
+ * it, then size, NUL and UTF-8 checks of every string copied into the event.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -47,45 +51,6 @@ _Static_assert(sizeof(sched_misfire_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(sched_overlap_t) == sizeof(int), "enum size");
 
 /* --- C ↔ Avro field tables ------------------------------------------------ */
-
-typedef enum sched_codec_fkind_e {
-        CF_STR,    /* char[size] ↔ string */
-        CF_HSTR,   /* heap char * (strlen ≤ size) ↔ string */
-        CF_LONG,   /* int64_t ↔ long */
-        CF_INT,    /* int32_t ↔ int */
-        CF_BOOL,   /* bool ↔ boolean */
-        CF_DOUBLE, /* double ↔ double */
-        CF_ENUM,   /* C enum (int-sized) ↔ enum, same symbol order */
-        CF_REC,    /* nested struct ↔ record (sub table) */
-} sched_codec_fkind_t;
-
-typedef enum sched_codec_presence_e {
-        CP_REQUIRED, /* plain Avro type */
-        CP_SENTINEL, /* ["null", T]: null ↔ "" / NULL / SCHED_NONE / -1 */
-        CP_FLAG,     /* ["null", T]: null ↔ bool at flag_off is false */
-} sched_codec_presence_t;
-
-typedef struct sched_codec_rdesc_s sched_codec_rdesc_t;
-
-typedef struct sched_codec_fdesc_s {
-        const char *name; /* Avro field name */
-        sched_codec_fkind_t kind;
-        sched_codec_presence_t presence;
-        size_t off;      /* C member, from the start of the record's struct */
-        size_t size;     /* CF_STR: array size; CF_HSTR: largest strlen */
-        size_t flag_off; /* CP_FLAG: the bool saying the value is present */
-        const char *empty_as;           /* CF_STR "" / CF_HSTR NULL encode
-                                         * as this (required fields) */
-        const sched_codec_rdesc_t *sub; /* CF_REC */
-        const char *(*sym)(int value);  /* CF_ENUM: name of a C value */
-        int sym_cnt;                    /* CF_ENUM: number of C values */
-} sched_codec_fdesc_t;
-
-struct sched_codec_rdesc_s {
-        const char *name; /* Avro record name, unqualified */
-        const sched_codec_fdesc_t *fields;
-        size_t cnt;
-};
 
 static const char *sched_codec_kind_sym(int v) {
         return sched_kind2str((sched_sched_kind_t)v);
@@ -284,6 +249,7 @@ typedef struct sched_codec_schema_s {
         avro_schema_t avro;
         avro_value_iface_t *klass; /* avro-c generic class of the schema */
         sched_codec_plan_t *plan;  /* old writers: to the current schema */
+        sched_codec_prog_t *prog;  /* current: its direct reader/writer */
 } sched_codec_schema_t;
 
 struct sched_codec_s {
@@ -295,6 +261,7 @@ struct sched_codec_s {
 
 static void sched_codec_schema_free(sched_codec_schema_t *sch) {
         sched_codec_plan_destroy(sch->plan);
+        sched_codec_prog_destroy(sch->prog);
         if (sch->klass != NULL)
                 avro_value_iface_decref(sch->klass);
         if (sch->avro != NULL)
@@ -774,6 +741,14 @@ static sched_err_t sched_codec_index(sched_codec_t *codec, char *errstr,
                                 sched_codec_current(codec, (sched_ev_type_t)t)
                                         ->file,
                                 why);
+                sched_codec_schema_t *cur =
+                        &codec->schemas[codec->current[t]];
+                if (sched_codec_prog_new(&sched_codec_records[t],
+                                         cur->tree->root, &cur->prog, why,
+                                         sizeof(why)))
+                        return sched_seterr(errstr, errstr_size,
+                                            SCHED_ERR_CONFIG, "%s: %s",
+                                            cur->file, why);
         }
 
         for (i = 0; i < codec->cnt; i++) {
@@ -828,160 +803,15 @@ sched_codec_t *sched_codec_new(const char *schema_dir, char *errstr,
 
 /* --- Encoding ------------------------------------------------------------- */
 
-#define AVRO_TRY(call, what)                                                  \
-        do {                                                                  \
-                if ((call) != 0)                                              \
-                        return sched_seterr(errstr, errstr_size,              \
-                                            SCHED_ERR_NOMEM,                  \
-                                            "avro-c failed to %s", what);     \
-        } while (0)
-
-/* Whether the value at p is the "absent" sentinel of its kind. */
-static bool sched_codec_is_sentinel(const sched_codec_fdesc_t *fd,
-                                    const char *p) {
-        switch (fd->kind) {
-        case CF_STR:
-                return p[0] == '\0';
-        case CF_HSTR:
-                return *(char *const *)p == NULL;
-        case CF_LONG:
-                return *(const int64_t *)p == SCHED_NONE;
-        case CF_INT:
-                return *(const int32_t *)p == -1;
-        default:
-                return false;
-        }
-}
-
-static sched_err_t sched_codec_enc_record(const sched_codec_rdesc_t *rd,
-                                          const char *base, avro_value_t *rec,
-                                          char *errstr, size_t errstr_size);
-
-static sched_err_t sched_codec_enc_text(const sched_codec_fdesc_t *fd,
-                                        const char *s, size_t len,
-                                        avro_value_t *v, char *errstr,
-                                        size_t errstr_size) {
-        if (!sched_utf8_valid(s, len))
-                return sched_seterr(errstr, errstr_size, SCHED_ERR_ENCODE,
-                                    "field '%s': not valid UTF-8", fd->name);
-        AVRO_TRY(avro_value_set_string_len(v, s, len + 1), "set a string");
-        return SCHED_ERR_OK;
-}
-
-static sched_err_t sched_codec_enc_field(const sched_codec_fdesc_t *fd,
-                                         const char *base, avro_value_t *v,
-                                         char *errstr, size_t errstr_size) {
-        const char *p = base + fd->off;
-        avro_value_t branch;
-        const char *s;
-        size_t len;
-        int e;
-
-        if (fd->presence != CP_REQUIRED) {
-                bool present = fd->presence == CP_FLAG
-                                       ? *(const bool *)(base + fd->flag_off)
-                                       : !sched_codec_is_sentinel(fd, p);
-
-                AVRO_TRY(avro_value_set_branch(v, present, &branch),
-                         "set a union branch");
-                if (!present) {
-                        AVRO_TRY(avro_value_set_null(&branch), "set null");
-                        return SCHED_ERR_OK;
-                }
-                v = &branch;
-        }
-
-        switch (fd->kind) {
-        case CF_STR:
-                len = strnlen(p, fd->size);
-                if (len == fd->size)
-                        return sched_seterr(errstr, errstr_size,
-                                            SCHED_ERR_TOO_BIG,
-                                            "field '%s': string longer than "
-                                            "%zu bytes",
-                                            fd->name, fd->size - 1);
-                s = p;
-                if (len == 0 && fd->empty_as != NULL) {
-                        s = fd->empty_as;
-                        len = strlen(s);
-                }
-                return sched_codec_enc_text(fd, s, len, v, errstr,
-                                            errstr_size);
-        case CF_HSTR:
-                s = *(char *const *)p;
-                if (s == NULL)
-                        s = fd->empty_as ? fd->empty_as : "";
-                len = strnlen(s, fd->size + 1);
-                if (len > fd->size)
-                        return sched_seterr(errstr, errstr_size,
-                                            SCHED_ERR_TOO_BIG,
-                                            "field '%s': string longer than "
-                                            "%zu bytes",
-                                            fd->name, fd->size);
-                return sched_codec_enc_text(fd, s, len, v, errstr,
-                                            errstr_size);
-        case CF_LONG:
-                AVRO_TRY(avro_value_set_long(v, *(const int64_t *)p),
-                         "set a long");
-                return SCHED_ERR_OK;
-        case CF_INT:
-                AVRO_TRY(avro_value_set_int(v, *(const int32_t *)p),
-                         "set an int");
-                return SCHED_ERR_OK;
-        case CF_BOOL:
-                AVRO_TRY(avro_value_set_boolean(v, *(const bool *)p),
-                         "set a boolean");
-                return SCHED_ERR_OK;
-        case CF_DOUBLE:
-                AVRO_TRY(avro_value_set_double(v, *(const double *)p),
-                         "set a double");
-                return SCHED_ERR_OK;
-        case CF_ENUM:
-                e = *(const int *)p;
-                if (e < 0 || e >= fd->sym_cnt)
-                        return sched_seterr(errstr, errstr_size,
-                                            SCHED_ERR_INVALID,
-                                            "field '%s': %d is not a valid "
-                                            "value",
-                                            fd->name, e);
-                AVRO_TRY(avro_value_set_enum(v, e), "set an enum");
-                return SCHED_ERR_OK;
-        case CF_REC:
-                return sched_codec_enc_record(fd->sub, p, v, errstr,
-                                              errstr_size);
-        }
-        return SCHED_ERR_INVALID;
-}
-
-static sched_err_t sched_codec_enc_record(const sched_codec_rdesc_t *rd,
-                                          const char *base, avro_value_t *rec,
-                                          char *errstr, size_t errstr_size) {
-        avro_value_t v;
-        sched_err_t err;
-        size_t i;
-
-        for (i = 0; i < rd->cnt; i++) {
-                AVRO_TRY(avro_value_get_by_name(rec, rd->fields[i].name, &v,
-                                                NULL),
-                         "find a field");
-                if ((err = sched_codec_enc_field(&rd->fields[i], base, &v,
-                                                 errstr, errstr_size)))
-                        return err;
-        }
-        return SCHED_ERR_OK;
-}
-
 sched_err_t sched_codec_encode(const sched_codec_t *codec,
                                const sched_event_t *ev, void **outp,
                                size_t *out_lenp, char *errstr,
                                size_t errstr_size) {
         const sched_codec_schema_t *sch;
-        avro_value_t value;
-        avro_writer_t writer;
         unsigned char *buf;
-        size_t size;
+        size_t len;
         sched_err_t err;
-        int i, rc;
+        int i;
 
         *outp = NULL;
         *out_lenp = 0;
@@ -994,83 +824,34 @@ sched_err_t sched_codec_encode(const sched_codec_t *codec,
                 return sched_seterr(errstr, errstr_size, SCHED_ERR_INVALID,
                                     "field 'job_id': empty");
         sch = sched_codec_current(codec, ev->type);
-
-        if (avro_generic_value_new(sch->klass, &value) != 0)
-                return sched_seterr(errstr, errstr_size, SCHED_ERR_NOMEM,
-                                    "out of memory");
-        err = sched_codec_enc_record(&sched_codec_records[ev->type],
-                                     (const char *)ev, &value, errstr,
-                                     errstr_size);
+        err = sched_codec_prog_encode(sch->prog, ev, SCHED_CODEC_HDR_LEN,
+                                      SCHED_CODEC_RECORD_MAX, &buf, &len,
+                                      errstr, errstr_size);
         if (err)
-                goto done;
-        if (avro_value_sizeof(&value, &size) != 0) {
-                err = sched_seterr(errstr, errstr_size, SCHED_ERR_ENCODE,
-                                   "avro-c could not size the record");
-                goto done;
-        }
-        if (size > SCHED_CODEC_RECORD_MAX - SCHED_CODEC_HDR_LEN) {
-                err = sched_seterr(errstr, errstr_size, SCHED_ERR_TOO_BIG,
-                                   "record of %zu bytes exceeds %d",
-                                   size + SCHED_CODEC_HDR_LEN,
-                                   SCHED_CODEC_RECORD_MAX);
-                goto done;
-        }
-        buf = malloc(SCHED_CODEC_HDR_LEN + size);
-        if (buf == NULL) {
-                err = sched_seterr(errstr, errstr_size, SCHED_ERR_NOMEM,
-                                   "out of memory");
-                goto done;
-        }
+                return err;
         buf[0] = SCHED_CODEC_MAGIC0;
         buf[1] = SCHED_CODEC_MAGIC1;
         for (i = 0; i < 8; i++)
                 buf[2 + i] = (unsigned char)(sch->fp >> (8 * i));
-
-        writer = avro_writer_memory((const char *)buf + SCHED_CODEC_HDR_LEN,
-                                    (int64_t)size);
-        if (writer == NULL) {
-                free(buf);
-                err = sched_seterr(errstr, errstr_size, SCHED_ERR_NOMEM,
-                                   "out of memory");
-                goto done;
-        }
-        rc = avro_value_write(writer, &value);
-        if (rc != 0 || (size_t)avro_writer_tell(writer) != size) {
-                free(buf);
-                err = sched_seterr(errstr, errstr_size, SCHED_ERR_ENCODE,
-                                   "avro-c failed to write the record");
-        } else {
-                *outp = buf;
-                *out_lenp = SCHED_CODEC_HDR_LEN + size;
-        }
-        avro_writer_free(writer);
-done:
-        avro_value_decref(&value);
-        return err;
+        *outp = buf;
+        *out_lenp = len;
+        return SCHED_ERR_OK;
 }
 
 /* --- Decoding ------------------------------------------------------------- */
 
-/* Checks a decoded string (len bytes, no terminator counted) against the
- * field's limit and the rules C strings need: no NUL, valid UTF-8. */
-static sched_err_t sched_codec_dec_text(const sched_codec_fdesc_t *fd,
-                                        const char *s, size_t len,
-                                        char *errstr, size_t errstr_size) {
-        size_t max = fd->kind == CF_STR ? fd->size - 1 : fd->size;
+/* Records of older writer schemas: avro-c reads the body (checked first)
+ * into a generic value of the writer schema, the resolution plan copies it
+ * into one of the current schema, and the walk below copies that into the
+ * event. */
 
-        if (len > max)
-                return sched_seterr(errstr, errstr_size, SCHED_ERR_TOO_BIG,
-                                    "field '%s': string longer than %zu bytes",
-                                    fd->name, max);
-        if (memchr(s, '\0', len) != NULL)
-                return sched_seterr(errstr, errstr_size, SCHED_ERR_DECODE,
-                                    "field '%s': string holds a NUL byte",
-                                    fd->name);
-        if (!sched_utf8_valid(s, len))
-                return sched_seterr(errstr, errstr_size, SCHED_ERR_DECODE,
-                                    "field '%s': not valid UTF-8", fd->name);
-        return SCHED_ERR_OK;
-}
+#define AVRO_TRY(call, what)                                                  \
+        do {                                                                  \
+                if ((call) != 0)                                              \
+                        return sched_seterr(errstr, errstr_size,              \
+                                            SCHED_ERR_NOMEM,                  \
+                                            "avro-c failed to %s", what);     \
+        } while (0)
 
 static sched_err_t sched_codec_dec_record(const sched_codec_rdesc_t *rd,
                                           char *base, avro_value_t *rec,
@@ -1104,8 +885,8 @@ static sched_err_t sched_codec_dec_field(const sched_codec_fdesc_t *fd,
         case CF_HSTR:
                 AVRO_TRY(avro_value_get_string(v, &s, &size), "read a string");
                 len = size ? size - 1 : 0; /* size counts the NUL */
-                if ((err = sched_codec_dec_text(fd, s, len, errstr,
-                                                errstr_size)))
+                if ((err = sched_codec_text_check(fd, s, len, errstr,
+                                                  errstr_size)))
                         return err;
                 if (fd->kind == CF_STR) {
                         memcpy(p, s, len);
@@ -1231,6 +1012,19 @@ sched_err_t sched_codec_decode(const sched_codec_t *codec, const void *buf,
         if ((err = sched_codec_check(sch->tree->root, body, blen, errstr,
                                      errstr_size)))
                 return err;
+
+        if (sch->prog != NULL) { /* the current schema: read it directly */
+                sched_event_init(ev, sch->type);
+                err = sched_codec_prog_decode(sch->prog, body, blen, ev,
+                                              errstr, errstr_size);
+                if (!err && ev->job_id[0] == '\0')
+                        err = sched_seterr(errstr, errstr_size,
+                                           SCHED_ERR_DECODE,
+                                           "field 'job_id': empty");
+                if (err)
+                        sched_event_clear(ev);
+                return err;
+        }
 
         /* The body is well-formed: now avro-c may read it. */
         if (avro_generic_value_new(sch->klass, &wv) != 0)

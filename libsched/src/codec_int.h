@@ -1,6 +1,8 @@
 /*
- * codec_int.h — private to the codec (codec.c): the body validator and
- * writer→reader resolution.
+ * codec_int.h — private to the codec (codec.c): the C ↔ Avro field tables,
+ * the direct reader/writer of current-schema bodies (codec_direct.c), the
+ * body validator (codec_check.c) and writer→reader resolution
+ * (codec_resolve.c).
  *
  * Why not avro-c for these two jobs:
  *  - avro-c 1.11.1 trusts its input: negative or huge string lengths and
@@ -21,6 +23,91 @@
 
 #include "avro_schema.h"
 #include "sched/err.h"
+#include "sched/event.h"
+
+/* --- C ↔ Avro field tables (the tables themselves are in codec.c) -------- */
+
+typedef enum sched_codec_fkind_e {
+        CF_STR,    /* char[size] ↔ string */
+        CF_HSTR,   /* heap char * (strlen ≤ size) ↔ string */
+        CF_LONG,   /* int64_t ↔ long */
+        CF_INT,    /* int32_t ↔ int */
+        CF_BOOL,   /* bool ↔ boolean */
+        CF_DOUBLE, /* double ↔ double */
+        CF_ENUM,   /* C enum (int-sized) ↔ enum, same symbol order */
+        CF_REC,    /* nested struct ↔ record (sub table) */
+} sched_codec_fkind_t;
+
+typedef enum sched_codec_presence_e {
+        CP_REQUIRED, /* plain Avro type */
+        CP_SENTINEL, /* ["null", T]: null ↔ "" / NULL / SCHED_NONE / -1 */
+        CP_FLAG,     /* ["null", T]: null ↔ bool at flag_off is false */
+} sched_codec_presence_t;
+
+typedef struct sched_codec_rdesc_s sched_codec_rdesc_t;
+
+typedef struct sched_codec_fdesc_s {
+        const char *name; /* Avro field name */
+        sched_codec_fkind_t kind;
+        sched_codec_presence_t presence;
+        size_t off;      /* C member, from the start of the record's struct */
+        size_t size;     /* CF_STR: array size; CF_HSTR: largest strlen */
+        size_t flag_off; /* CP_FLAG: the bool saying the value is present */
+        const char *empty_as;           /* CF_STR "" / CF_HSTR NULL encode
+                                         * as this (required fields) */
+        const sched_codec_rdesc_t *sub; /* CF_REC */
+        const char *(*sym)(int value);  /* CF_ENUM: name of a C value */
+        int sym_cnt;                    /* CF_ENUM: number of C values */
+} sched_codec_fdesc_t;
+
+struct sched_codec_rdesc_s {
+        const char *name; /* Avro record name, unqualified */
+        const sched_codec_fdesc_t *fields;
+        size_t cnt;
+};
+
+/* --- Direct reader/writer (codec_direct.c) -------------------------------- */
+
+/** A current schema compiled against its C table: the fields in schema
+ *  order, nested records inlined. */
+typedef struct sched_codec_prog_s sched_codec_prog_t;
+
+/** Compile rd against the record node rec (sched_codec_map_check() has
+ *  accepted the pair). */
+sched_err_t sched_codec_prog_new(const sched_codec_rdesc_t *rd,
+                                 const sched_avro_node_t *rec,
+                                 sched_codec_prog_t **progp, char *errstr,
+                                 size_t errstr_size);
+void sched_codec_prog_destroy(sched_codec_prog_t *prog);
+
+/**
+ * Write ev's Avro binary body after `hdr_len` bytes left for the caller
+ * (the header) into a new malloc'd buffer of at most `max` bytes in all.
+ * The same checks as ever: string limits, UTF-8, enum ranges.
+ * @locality any thread
+ */
+sched_err_t sched_codec_prog_encode(const sched_codec_prog_t *prog,
+                                    const sched_event_t *ev, size_t hdr_len,
+                                    size_t max, unsigned char **outp,
+                                    size_t *out_lenp, char *errstr,
+                                    size_t errstr_size);
+
+/**
+ * Read a body written with this very schema into ev (initialized to its
+ * type by the caller).  The body must have passed sched_codec_check();
+ * strings are still checked for their limit, NUL bytes and UTF-8.
+ * @locality any thread
+ */
+sched_err_t sched_codec_prog_decode(const sched_codec_prog_t *prog,
+                                    const void *body, size_t len,
+                                    sched_event_t *ev, char *errstr,
+                                    size_t errstr_size);
+
+/** The checks every decoded string passes (limit, no NUL, UTF-8). */
+sched_err_t sched_codec_text_check(const sched_codec_fdesc_t *fd,
+                                   const char *s, size_t len, char *errstr,
+                                   size_t errstr_size);
+
 
 /**
  * Walk an Avro binary body against its writer schema without building
