@@ -3,6 +3,7 @@
  */
 #include "sched/store.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,11 @@ struct sched_store_s {
         rocksdb_column_family_handle_t *cfs[SCHED_CF__CNT];
         rocksdb_readoptions_t *ropts;
         rocksdb_writeoptions_t *wopts;
+        /* Column families with no key at open and no put since: a point
+         * read through a batch (the writer's own reads) answers "absent"
+         * without a lookup.  Only the writer's thread touches these: puts
+         * and reads with a batch both come from it. */
+        bool empty[SCHED_CF__CNT];
 };
 
 struct sched_batch_s {
@@ -84,6 +90,11 @@ sched_store_t *sched_store_open(const char *path, char *errstr,
                                                       store->table);
         rocksdb_options_set_db_write_buffer_size(store->opts,
                                                  STORE_MEMTABLES_BYTES);
+        /* Lookups of keys not there (a new job id) stop at a bloom filter
+         * of the memtable instead of walking its skip list. */
+        rocksdb_options_set_memtable_prefix_bloom_size_ratio(store->opts,
+                                                             0.05);
+        rocksdb_options_set_memtable_whole_key_filtering(store->opts, 1);
         rocksdb_options_set_write_buffer_size(store->opts,
                                               STORE_MEMTABLE_BYTES);
 
@@ -109,6 +120,13 @@ sched_store_t *sched_store_open(const char *path, char *errstr,
         }
         store->ropts = rocksdb_readoptions_create();
         store->wopts = rocksdb_writeoptions_create();
+        for (int i = 0; i < SCHED_CF__CNT; i++) {
+                rocksdb_iterator_t *it = rocksdb_create_iterator_cf(
+                        store->db, store->ropts, store->cfs[i]);
+                rocksdb_iter_seek_to_first(it);
+                store->empty[i] = !rocksdb_iter_valid(it);
+                rocksdb_iter_destroy(it);
+        }
         return store;
 }
 
@@ -132,6 +150,8 @@ sched_err_t sched_store_get(sched_store_t *store, sched_batch_t *batch,
         char *err = NULL;
         size_t vlen = 0;
         char *val;
+        if (batch && store->empty[cf])
+                return SCHED_ERR_NOT_FOUND;
         if (batch)
                 val = rocksdb_writebatch_wi_get_from_batch_and_db_cf(
                         batch->wb, store->db, store->ropts, store->cfs[cf],
@@ -176,6 +196,7 @@ int sched_batch_count(sched_batch_t *batch) {
 void sched_batch_put(sched_store_t *store, sched_batch_t *batch, sched_cf_t cf,
                      const void *key, size_t klen, const void *val,
                      size_t vlen) {
+        store->empty[cf] = false;
         rocksdb_writebatch_wi_put_cf(batch->wb, store->cfs[cf], key, klen, val,
                                      vlen);
 }
