@@ -240,14 +240,27 @@ int tmr_intake(tmr_t *t, int timeout_ms) {
                         t->parts[p].next_cmd = rkm->offset + 1;
                 else
                         t->parts[p].next_status = rkm->offset + 1;
-                sched_store_offset_stage(t->store, t->batch,
-                                         rd_kafka_topic_name(rkm->rkt), p,
-                                         rkm->offset + 1);
+                /* The position goes into the batch once per partition,
+                 * below. */
+                t->parts[p].staged |=
+                        commands ? TMR_STAGED_COMMANDS : TMR_STAGED_STATUS;
                 records++;
                 rd_kafka_message_destroy(rkm);
         }
         if (records == 0)
                 return 0;
+        for (int32_t p = 0; p < t->nparts; p++) {
+                tmr_part_t *tp = &t->parts[p];
+                if (tp->staged & TMR_STAGED_COMMANDS)
+                        sched_store_offset_stage(t->store, t->batch,
+                                                 t->t_commands, p,
+                                                 tp->next_cmd);
+                if (tp->staged & TMR_STAGED_STATUS)
+                        sched_store_offset_stage(t->store, t->batch,
+                                                 t->t_status, p,
+                                                 tp->next_status);
+                tp->staged = 0;
+        }
         if (sched_store_write(t->store, t->batch, errstr, sizeof(errstr))) {
                 sched_error("timer", "%s", errstr);
                 return -1;

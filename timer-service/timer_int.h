@@ -43,7 +43,11 @@ typedef struct tmr_part_s {
         int64_t next_cmd;      /* next offset to read */
         int64_t next_status;
         int64_t low_ms;        /* due scan lower bound: nothing below */
+        unsigned char staged;  /* TMR_STAGED_*: positions the batch moved */
 } tmr_part_t;
+
+#define TMR_STAGED_COMMANDS 1
+#define TMR_STAGED_STATUS 2
 
 typedef struct tmr_lane_s tmr_lane_t;
 
