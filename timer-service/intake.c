@@ -11,6 +11,7 @@
 
 #include "sched/log.h"
 #include "sched/timer_state.h"
+#include "sched/time.h"
 #include "timer_int.h"
 
 #define INTAKE_BATCH_MAX 5000
@@ -179,12 +180,17 @@ typedef struct applied_s {
         char deleted[SCHED_TIMER_DELETED_MAX][SCHED_DUE_KEY_STR_MAX];
 } applied_t;
 
-int tmr_intake(tmr_t *t, int timeout_ms) {
+int tmr_intake(tmr_t *t, int timeout_ms, int64_t until_ms) {
         static applied_t applied[INTAKE_BATCH_MAX];
         int n = 0, records = 0;
         char errstr[512];
 
         for (int i = 0; i < INTAKE_BATCH_MAX; i++) {
+                /* A long batch must not make a due entry late: stop when
+                 * it is due (looked at every 64 records). */
+                if ((i & 63) == 63 && until_ms != SCHED_NONE &&
+                    sched_now_ms() >= until_ms)
+                        break;
                 rd_kafka_message_t *rkm = rd_kafka_consumer_poll(
                         t->consumer, i == 0 ? timeout_ms : 0);
                 if (!rkm)

@@ -315,7 +315,8 @@ int main(int argc, char **argv) {
         int64_t next_due = SCHED_NONE, last_report = sched_mono_ms();
         while (running) {
                 int64_t now = sched_now_ms();
-                if (tmr_intake(&t, wait_ms(&t, next_due, now)) < 0) {
+                if (tmr_intake(&t, wait_ms(&t, next_due, now), next_due) <
+                    0) {
                         rc = 1;
                         break;
                 }

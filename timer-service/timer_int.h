@@ -93,9 +93,10 @@ void tmr_publish_partitions(tmr_t *t);
 void tmr_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                       rd_kafka_topic_partition_list_t *parts, void *opaque);
 /** Poll for up to timeout_ms (returns at the first record), drain what is
- *  ready, apply it and write one batch.  Returns records applied or -1 on
- *  a fatal store error. */
-int tmr_intake(tmr_t *t, int timeout_ms);
+ *  ready — but no longer than until_ms (the next due time; SCHED_NONE: no
+ *  limit) — apply it and write one batch.  Returns records applied or -1
+ *  on a fatal store error. */
+int tmr_intake(tmr_t *t, int timeout_ms, int64_t until_ms);
 
 /* fire_lane.c */
 tmr_lane_t *tmr_lane_new(tmr_t *t, int index, char *errstr,
