@@ -263,8 +263,11 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                 int r = tmr_lane_reap(t->lanes[i], false);
                 if (r < 0)
                         return -1;
-                if (r > 0)
-                        *next_due_ms = now_ms; /* aborted: fire again */
+                if (r > 0) { /* aborted: fire again, from the start */
+                        *next_due_ms = now_ms;
+                        for (int32_t p = 0; p < t->nparts; p++)
+                                t->parts[p].cursor_ms = SCHED_NONE;
+                }
                 if (!lane && tmr_lane_state(t->lanes[i]) == TMR_LANE_IDLE)
                         lane = t->lanes[i];
         }
@@ -280,9 +283,16 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                 tmr_part_t *tp = &t->parts[p];
                 if (!tp->owned || !tp->restored)
                         continue;
+                /* Entries before the cursor were acted on in an earlier
+                 * pass and wait for their events to come back: start
+                 * after them (at the low bound, which moves past deleted
+                 * entries, when there is no cursor). */
+                bool from_low = tp->cursor_ms == SCHED_NONE ||
+                                tp->cursor_ms <= tp->low_ms;
                 unsigned char lower[SCHED_DUE_KEY_MAX], upper[4];
-                size_t lower_len =
-                        sched_due_key(lower, p, tp->low_ms, 0, "");
+                size_t lower_len = sched_due_key(
+                        lower, p, from_low ? tp->low_ms : tp->cursor_ms, 0,
+                        "");
                 upper[0] = (unsigned char)((uint32_t)(p + 1) >> 24);
                 upper[1] = (unsigned char)((uint32_t)(p + 1) >> 16);
                 upper[2] = (unsigned char)((uint32_t)(p + 1) >> 8);
@@ -291,6 +301,7 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                                                     lower, lower_len, upper,
                                                     sizeof(upper));
                 bool first = true;
+                int64_t stop_ms = SCHED_NONE; /* where this scan ended */
                 for (; sched_iter_valid(it); sched_iter_next(it)) {
                         size_t klen;
                         const char *key = sched_iter_key(it, &klen);
@@ -300,13 +311,14 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                         if (!sched_due_key_parse(key, klen, &kp, &due, &kind,
                                                  job_id))
                                 continue;
-                        if (first) {
+                        if (first && from_low) {
                                 /* Moving lower bound: what was deleted
                                  * below the first live entry is never
                                  * walked again. */
                                 tp->low_ms = due;
-                                first = false;
                         }
+                        first = false;
+                        stop_ms = due;
                         if (due > now_ms) {
                                 if (*next_due_ms == SCHED_NONE ||
                                     due < *next_due_ms)
@@ -377,6 +389,10 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                         fired++;
                 }
                 sched_iter_destroy(it);
+                if (failed)
+                        tp->cursor_ms = SCHED_NONE; /* aborted below */
+                else if (stop_ms != SCHED_NONE)
+                        tp->cursor_ms = stop_ms;
         }
 
         if (in_txn) {

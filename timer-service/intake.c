@@ -66,6 +66,7 @@ static void on_assign(tmr_t *t, rd_kafka_topic_partition_list_t *parts) {
                 tp->owned = true;
                 tp->restored = false;
                 tp->low_ms = INT64_MIN;
+                tp->cursor_ms = SCHED_NONE;
         }
         for (int32_t p = 0; p < t->nparts; p++)
                 part_check_restored(t, p);
@@ -277,6 +278,10 @@ int tmr_intake(tmr_t *t, int timeout_ms, int64_t until_ms) {
                 tmr_part_t *tp = &t->parts[a->partition];
                 if (a->due_added && a->due_ms < tp->low_ms)
                         tp->low_ms = a->due_ms;
+                /* A new entry behind the scan cursor: look there again. */
+                if (a->due_added && tp->cursor_ms != SCHED_NONE &&
+                    a->due_ms < tp->cursor_ms)
+                        tp->cursor_ms = a->due_ms;
                 for (int k = 0; k < a->ndeleted; k++)
                         sched_strset_del(t->inflight, a->deleted[k]);
                 part_check_restored(t, a->partition);

@@ -43,6 +43,9 @@ typedef struct tmr_part_s {
         int64_t next_cmd;      /* next offset to read */
         int64_t next_status;
         int64_t low_ms;        /* due scan lower bound: nothing below */
+        int64_t cursor_ms;     /* entries before it were acted on and are
+                                * in flight (or stale): the next scan
+                                * starts here; SCHED_NONE: at low_ms */
         unsigned char staged;  /* TMR_STAGED_*: positions the batch moved */
 } tmr_part_t;
 

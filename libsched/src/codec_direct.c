@@ -231,8 +231,8 @@ sched_err_t sched_codec_prog_encode(const sched_codec_prog_t *prog,
                 const sched_codec_step_t *st = &prog->steps[i];
                 const sched_codec_fdesc_t *fd = st->fd;
                 const char *p = base + st->off;
-                const char *s;
-                size_t len;
+                const char *s = NULL;
+                size_t len = 0;
 
                 if (fd->presence != CP_REQUIRED) {
                         bool present = fd->presence == CP_FLAG
