@@ -186,7 +186,10 @@ static int tmr_start(tmr_t *t, char *errstr, size_t errstr_size) {
          * takes its partitions back at once instead of waiting for the
          * group to time the old member out; the previous incarnation is
          * fenced (FENCED_INSTANCE_ID). */
+        /* The prefetch queue bounded at 16 MiB (64 by default): memory
+         * stays within budget however far behind the consumer is. */
         const char *cconf[] = {"fetch.wait.max.ms", "10",
+                               "queued.max.messages.kbytes", "16384",
                                "session.timeout.ms", "10000",
                                "heartbeat.interval.ms", "1000",
                                "group.instance.id", txn_id, NULL};

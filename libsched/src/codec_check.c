@@ -73,7 +73,7 @@ static sched_err_t sched_codec_varint(sched_codec_cursor_t *cur,
 
 static sched_err_t sched_codec_long(sched_codec_cursor_t *cur,
                                     const char *field, int64_t *vp) {
-        uint64_t u;
+        uint64_t u = 0;
         sched_err_t err = sched_codec_varint(cur, field, 10, &u);
 
         if (err)
@@ -84,7 +84,7 @@ static sched_err_t sched_codec_long(sched_codec_cursor_t *cur,
 
 static sched_err_t sched_codec_int(sched_codec_cursor_t *cur,
                                    const char *field, int32_t *vp) {
-        uint64_t u;
+        uint64_t u = 0;
         sched_err_t err = sched_codec_varint(cur, field, 5, &u);
 
         if (err)

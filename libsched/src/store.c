@@ -19,6 +19,10 @@
 #define STORE_MEMTABLE_BYTES (16u << 20) /* each, before it is flushed */
 #define STORE_BLOOM_BITS_PER_KEY 10      /* point lookups that miss (a new
                                           * job id) skip the files */
+/* Write-ahead log kept at most: past it RocksDB flushes the column family
+ * that pins the oldest log (one written rarely, like parked orphans), so a
+ * start after a crash replays at most this much. */
+#define STORE_WAL_BYTES (256u << 20)
 
 struct sched_store_s {
         rocksdb_t *db;
@@ -97,6 +101,7 @@ sched_store_t *sched_store_open(const char *path, char *errstr,
         rocksdb_options_set_memtable_whole_key_filtering(store->opts, 1);
         rocksdb_options_set_write_buffer_size(store->opts,
                                               STORE_MEMTABLE_BYTES);
+        rocksdb_options_set_max_total_wal_size(store->opts, STORE_WAL_BYTES);
 
         const char *names[SCHED_CF__CNT];
         const rocksdb_options_t *cf_opts[SCHED_CF__CNT];
@@ -133,6 +138,15 @@ sched_store_t *sched_store_open(const char *path, char *errstr,
 void sched_store_close(sched_store_t *store) {
         if (!store)
                 return;
+        /* Flush the memtables: the next open replays no log. */
+        rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+        rocksdb_flushoptions_set_wait(fo, 1);
+        for (int i = 0; i < SCHED_CF__CNT; i++) {
+                char *err = NULL;
+                rocksdb_flush_cf(store->db, fo, store->cfs[i], &err);
+                free(err); /* best effort: the log still has it all */
+        }
+        rocksdb_flushoptions_destroy(fo);
         for (int i = 0; i < SCHED_CF__CNT; i++)
                 rocksdb_column_family_handle_destroy(store->cfs[i]);
         rocksdb_close(store->db);
