@@ -71,7 +71,8 @@ static void status_init(sched_event_t *ev, const sched_timer_job_t *job,
         memcpy(ev->tenant, job->def.tenant, sizeof(ev->tenant));
         ev->ts_ms = now_ms;
         ev->u.status.status = status;
-        memcpy(ev->u.status.execution_id, exec_id, SCHED_EXEC_ID_MAX);
+        sched_strlcpy(ev->u.status.execution_id, exec_id,
+                      sizeof(ev->u.status.execution_id));
         ev->u.status.attempt = attempt;
         ev->u.status.scheduled_ms = occ_ms;
 }
