@@ -104,6 +104,10 @@ static void *lane_main(void *arg) {
                 lane->result = result;
                 lane->state = TMR_LANE_DONE;
                 pthread_cond_broadcast(&lane->cond);
+                /* Wake the main loop out of its poll to reap the lane now
+                 * (it may wait up to a second when nothing is due). */
+                if (lane->t->consumer_q)
+                        rd_kafka_queue_yield(lane->t->consumer_q);
         }
         pthread_mutex_unlock(&lane->lock);
         return NULL;

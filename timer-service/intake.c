@@ -5,7 +5,12 @@
  * Positions live in the store, written in the same batch as the state they
  * produced; on assignment each partition resumes from there, so a crash
  * between the two is impossible by construction.
+ *
+ * A large round (catching up, rebuilding) is applied by apply.threads
+ * threads, each taking its own share of the partitions with its own batch:
+ * partitions share no key, so the result is the same as one thread's.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,9 +124,10 @@ static void dead_letter(tmr_t *t, const rd_kafka_message_t *rkm,
         sched_metric_add(t->m.dead_lettered, 1);
 }
 
-/* Decode and apply one record into t->batch.  Returns -1 only when the
+/* Decode and apply one record into batch.  Returns -1 only when the
  * store cannot take the change (fatal); bad records go to the DLQ. */
-static int apply_record(tmr_t *t, const rd_kafka_message_t *rkm,
+static int apply_record(tmr_t *t, sched_batch_t *batch,
+                        const rd_kafka_message_t *rkm,
                         sched_timer_effect_t *eff, sched_event_t *ev,
                         bool *decoded) {
         char errstr[512];
@@ -155,7 +161,7 @@ static int apply_record(tmr_t *t, const rd_kafka_message_t *rkm,
                 dead_letter(t, rkm, errstr);
                 return 0;
         }
-        err = sched_timer_apply(t->store, t->batch, t->codec, ev,
+        err = sched_timer_apply(t->store, batch, t->codec, ev,
                                 rkm->partition, rkm->offset, eff, errstr,
                                 sizeof(errstr));
         if (err) {
@@ -181,10 +187,105 @@ typedef struct applied_s {
         char deleted[SCHED_TIMER_DELETED_MAX][SCHED_DUE_KEY_STR_MAX];
 } applied_t;
 
-int tmr_intake(tmr_t *t, int timeout_ms, int64_t until_ms) {
-        static applied_t applied[INTAKE_BATCH_MAX];
-        int n = 0, records = 0;
+/* What one intake round read: records to apply, and end-of-partition
+ * markers (handled once the records before them are written). */
+typedef struct round_s {
+        rd_kafka_message_t *msgs[INTAKE_BATCH_MAX];
+        applied_t applied[INTAKE_BATCH_MAX];
+        int n;
+        struct {
+                int32_t partition;
+                bool commands;
+                int64_t offset;
+        } eofs[INTAKE_BATCH_MAX];
+        int neofs;
+} round_t;
+
+/* One applier's share of a round: the records of the partitions p with
+ * p % nshares == share, applied in log order into its own batch, which it
+ * writes with those partitions' positions.  Shares touch disjoint keys
+ * (every key of the store belongs to one partition), so they run side by
+ * side. */
+typedef struct share_s {
+        tmr_t *t;
+        round_t *r;
+        int share, nshares;
+        int rc;
+        pthread_t thread;
+} share_t;
+
+static void *apply_share(void *opaque) {
+        share_t *sh = opaque;
+        tmr_t *t = sh->t;
+        round_t *r = sh->r;
+        sched_batch_t *batch = t->batches[sh->share];
         char errstr[512];
+        bool any = false;
+
+        sh->rc = 0;
+        for (int i = 0; i < r->n; i++) {
+                rd_kafka_message_t *rkm = r->msgs[i];
+                int32_t p = rkm->partition;
+                if (p % sh->nshares != sh->share)
+                        continue;
+                bool commands = is_commands(t, rd_kafka_topic_name(rkm->rkt));
+                applied_t *a = &r->applied[i];
+                sched_timer_effect_t eff;
+                sched_event_t ev;
+                bool decoded;
+                memset(&eff, 0, sizeof(eff));
+                memset(a, 0, sizeof(*a));
+                a->partition = p;
+                int rc = apply_record(t, batch, rkm, &eff, &ev, &decoded);
+                if (decoded)
+                        sched_event_clear(&ev);
+                if (rc < 0) {
+                        sh->rc = -1;
+                        sched_batch_clear(batch);
+                        return NULL;
+                }
+                a->due_added = eff.due_added;
+                a->due_ms = eff.due_ms;
+                a->ndeleted = eff.ndeleted;
+                memcpy(a->deleted, eff.deleted,
+                       sizeof(a->deleted[0]) * (size_t)eff.ndeleted);
+                if (commands)
+                        t->parts[p].next_cmd = rkm->offset + 1;
+                else
+                        t->parts[p].next_status = rkm->offset + 1;
+                t->parts[p].staged |=
+                        commands ? TMR_STAGED_COMMANDS : TMR_STAGED_STATUS;
+                any = true;
+        }
+        if (!any)
+                return NULL;
+        /* Each partition's positions once, in the batch of its state. */
+        for (int32_t p = sh->share; p < t->nparts; p += sh->nshares) {
+                tmr_part_t *tp = &t->parts[p];
+                if (tp->staged & TMR_STAGED_COMMANDS)
+                        sched_store_offset_stage(t->store, batch,
+                                                 t->t_commands, p,
+                                                 tp->next_cmd);
+                if (tp->staged & TMR_STAGED_STATUS)
+                        sched_store_offset_stage(t->store, batch,
+                                                 t->t_status, p,
+                                                 tp->next_status);
+                tp->staged = 0;
+        }
+        if (sched_store_write(t->store, batch, errstr, sizeof(errstr))) {
+                sched_error("timer", "%s", errstr);
+                sh->rc = -1;
+        }
+        return NULL;
+}
+
+/* Below this many records a round is applied on the main thread alone:
+ * starting threads would cost more than it saves. */
+#define INTAKE_PARALLEL_MIN 512
+
+int tmr_intake(tmr_t *t, int timeout_ms, int64_t until_ms) {
+        static round_t r;
+        r.n = r.neofs = 0;
 
         for (int i = 0; i < INTAKE_BATCH_MAX; i++) {
                 /* A long batch must not make a due entry late: stop when
@@ -198,83 +299,55 @@ int tmr_intake(tmr_t *t, int timeout_ms, int64_t until_ms) {
                         break;
                 int32_t p = rkm->partition;
                 bool known = rkm->rkt && p >= 0 && p < t->nparts;
-                bool commands =
-                        known && is_commands(t, rd_kafka_topic_name(rkm->rkt));
-                if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                        if (known) {
-                                int64_t *next = commands
-                                                        ? &t->parts[p].next_cmd
-                                                        : &t->parts[p]
-                                                                  .next_status;
-                                if (rkm->offset > *next)
-                                        *next = rkm->offset;
-                                part_check_restored(t, p);
-                        }
+                if (known && rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        r.eofs[r.neofs].partition = p;
+                        r.eofs[r.neofs].commands = is_commands(
+                                t, rd_kafka_topic_name(rkm->rkt));
+                        r.eofs[r.neofs++].offset = rkm->offset;
                         rd_kafka_message_destroy(rkm);
                         continue;
                 }
-                if (rkm->err) {
+                if (rkm->err && rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                         sched_warn("timer", "consumer: %s",
                                    rd_kafka_message_errstr(rkm));
+                if (rkm->err || !known) {
                         rd_kafka_message_destroy(rkm);
                         continue;
                 }
-                if (!known) {
-                        rd_kafka_message_destroy(rkm);
-                        continue;
-                }
-                sched_event_t ev;
-                bool decoded;
-                applied_t *a = &applied[n++];
-                sched_timer_effect_t eff;
-                memset(a, 0, sizeof(*a));
-                memset(&eff, 0, sizeof(eff));
-                a->partition = p;
-                if (apply_record(t, rkm, &eff, &ev, &decoded) < 0) {
-                        if (decoded)
-                                sched_event_clear(&ev);
-                        rd_kafka_message_destroy(rkm);
-                        return -1;
-                }
-                a->due_added = eff.due_added;
-                a->due_ms = eff.due_ms;
-                a->ndeleted = eff.ndeleted;
-                memcpy(a->deleted, eff.deleted,
-                       sizeof(a->deleted[0]) * (size_t)eff.ndeleted);
-                if (decoded)
-                        sched_event_clear(&ev);
-                if (commands)
-                        t->parts[p].next_cmd = rkm->offset + 1;
+                r.msgs[r.n++] = rkm;
+        }
+
+        int nshares = 1;
+        if (r.n >= INTAKE_PARALLEL_MIN)
+                nshares = (int)(t->conf.apply_threads < t->nparts
+                                        ? t->conf.apply_threads
+                                        : t->nparts);
+        share_t shares[TMR_APPLY_THREADS_MAX];
+        bool threaded[TMR_APPLY_THREADS_MAX] = {false};
+        for (int s = 0; s < nshares; s++)
+                shares[s] = (share_t){.t = t, .r = &r, .share = s,
+                                      .nshares = nshares};
+        for (int s = 1; s < nshares; s++)
+                threaded[s] = pthread_create(&shares[s].thread, NULL,
+                                             apply_share, &shares[s]) == 0;
+        /* The main thread applies share 0, and any share whose thread
+         * could not start. */
+        int rc = 0;
+        for (int s = 0; s < nshares; s++) {
+                if (threaded[s])
+                        pthread_join(shares[s].thread, NULL);
                 else
-                        t->parts[p].next_status = rkm->offset + 1;
-                /* The position goes into the batch once per partition,
-                 * below. */
-                t->parts[p].staged |=
-                        commands ? TMR_STAGED_COMMANDS : TMR_STAGED_STATUS;
-                records++;
-                rd_kafka_message_destroy(rkm);
+                        apply_share(&shares[s]);
+                rc |= shares[s].rc;
         }
-        if (records == 0)
-                return 0;
-        for (int32_t p = 0; p < t->nparts; p++) {
-                tmr_part_t *tp = &t->parts[p];
-                if (tp->staged & TMR_STAGED_COMMANDS)
-                        sched_store_offset_stage(t->store, t->batch,
-                                                 t->t_commands, p,
-                                                 tp->next_cmd);
-                if (tp->staged & TMR_STAGED_STATUS)
-                        sched_store_offset_stage(t->store, t->batch,
-                                                 t->t_status, p,
-                                                 tp->next_status);
-                tp->staged = 0;
-        }
-        if (sched_store_write(t->store, t->batch, errstr, sizeof(errstr))) {
-                sched_error("timer", "%s", errstr);
+        for (int i = 0; i < r.n; i++)
+                rd_kafka_message_destroy(r.msgs[i]);
+        if (rc)
                 return -1;
-        }
-        /* The batch is durable: now the in-memory side may follow it. */
-        for (int i = 0; i < n; i++) {
-                applied_t *a = &applied[i];
+
+        /* Every batch is durable: now the in-memory side may follow. */
+        for (int i = 0; i < r.n; i++) {
+                applied_t *a = &r.applied[i];
                 tmr_part_t *tp = &t->parts[a->partition];
                 if (a->due_added && a->due_ms < tp->low_ms)
                         tp->low_ms = a->due_ms;
@@ -284,9 +357,20 @@ int tmr_intake(tmr_t *t, int timeout_ms, int64_t until_ms) {
                         tp->cursor_ms = a->due_ms;
                 for (int k = 0; k < a->ndeleted; k++)
                         sched_strset_del(t->inflight, a->deleted[k]);
-                part_check_restored(t, a->partition);
         }
-        sched_metric_add(t->m.applied, (uint64_t)records);
-        sched_metric_set(t->m.inflight, (int64_t)sched_strset_count(t->inflight));
-        return records;
+        for (int i = 0; i < r.neofs; i++) {
+                tmr_part_t *tp = &t->parts[r.eofs[i].partition];
+                int64_t *next = r.eofs[i].commands ? &tp->next_cmd
+                                                   : &tp->next_status;
+                if (r.eofs[i].offset > *next)
+                        *next = r.eofs[i].offset;
+        }
+        for (int32_t p = 0; p < t->nparts; p++)
+                part_check_restored(t, p);
+        if (r.n) {
+                sched_metric_add(t->m.applied, (uint64_t)r.n);
+                sched_metric_set(t->m.inflight,
+                                 (int64_t)sched_strset_count(t->inflight));
+        }
+        return r.n;
 }

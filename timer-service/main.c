@@ -38,6 +38,10 @@ static const sched_conf_prop_t tmr_props[] = {
           "transactional producers that commit in turn, so firing goes on "
           "while a commit is in progress",
           1, 8),
+        P("apply.threads", SCHED_CONF_INT, apply_threads, "2",
+          "threads applying a large intake batch, each to its own share of "
+          "the partitions (catch-up, rebuild)",
+          1, TMR_APPLY_THREADS_MAX),
         P("txn.timeout.ms", SCHED_CONF_INT, txn_timeout_ms, "10000",
           "transaction timeout; a commit not done by then stops the service",
           1000, 900000),
@@ -170,7 +174,8 @@ static int tmr_start(tmr_t *t, char *errstr, size_t errstr_size) {
         if (!(t->store = sched_store_open(t->conf.data_dir, errstr,
                                           errstr_size)))
                 return -1;
-        t->batch = sched_batch_new();
+        for (int i = 0; i < TMR_APPLY_THREADS_MAX; i++)
+                t->batches[i] = sched_batch_new();
         t->inflight = sched_strset_new();
 
         rd_kafka_conf_t *conf;
@@ -202,6 +207,7 @@ static int tmr_start(tmr_t *t, char *errstr, size_t errstr_size) {
         if (!(t->consumer = sched_kafka_consumer_new(
                       conf, t->conf.group_id, "range", errstr, errstr_size)))
                 return -1;
+        t->consumer_q = rd_kafka_queue_get_consumer(t->consumer);
 
         /* Partition counts: commands and status must agree. */
         int32_t nc = -1, ns = -1;
@@ -253,6 +259,8 @@ static void tmr_stop(tmr_t *t) {
                                      "without a graceful stop");
                 _exit(1);
         }
+        if (t->consumer_q)
+                rd_kafka_queue_destroy(t->consumer_q);
         if (t->consumer) {
                 rd_kafka_consumer_close(t->consumer);
                 rd_kafka_destroy(t->consumer);
@@ -264,7 +272,8 @@ static void tmr_stop(tmr_t *t) {
                 rd_kafka_destroy(t->dlq_producer);
         }
         sched_strset_destroy(t->inflight);
-        sched_batch_destroy(t->batch);
+        for (int i = 0; i < TMR_APPLY_THREADS_MAX; i++)
+                sched_batch_destroy(t->batches[i]);
         sched_store_close(t->store);
         sched_codec_destroy(t->codec);
         free(t->parts);

@@ -32,7 +32,10 @@ typedef struct tmr_conf_s {
         int64_t fire_batch_max;
         int64_t fire_lanes;
         int64_t txn_timeout_ms;
+        int64_t apply_threads;
 } tmr_conf_t;
+
+#define TMR_APPLY_THREADS_MAX 4
 
 /** What this instance knows of one partition (of commands and status). */
 typedef struct tmr_part_s {
@@ -67,8 +70,9 @@ typedef struct tmr_s {
         tmr_conf_t conf;
         sched_codec_t *codec;
         sched_store_t *store;
-        sched_batch_t *batch;
+        sched_batch_t *batches[TMR_APPLY_THREADS_MAX]; /* one per applier */
         rd_kafka_t *consumer;
+        rd_kafka_queue_t *consumer_q; /* to wake the main loop's poll */
         tmr_lane_t *lanes[TMR_LANES_MAX]; /* transactional producers */
         int nlanes;
         bool fatal; /* a transaction failed where it could not be handled */

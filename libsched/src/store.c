@@ -3,6 +3,7 @@
  */
 #include "sched/store.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,10 +34,13 @@ struct sched_store_s {
         rocksdb_readoptions_t *ropts;
         rocksdb_writeoptions_t *wopts;
         /* Column families with no key at open and no put since: a point
-         * read through a batch (the writer's own reads) answers "absent"
-         * without a lookup.  Only the writer's thread touches these: puts
-         * and reads with a batch both come from it. */
-        bool empty[SCHED_CF__CNT];
+         * read through a batch (a writer's own reads) answers "absent"
+         * without a lookup.  Several writers (each with its own batch and
+         * its own keys) may run at once: a flag still seen set by one of
+         * them can only hide another's uncommitted keys, which it never
+         * reads; what was written before is seen (the writers' threads
+         * were joined since). */
+        atomic_bool empty[SCHED_CF__CNT];
 };
 
 struct sched_batch_s {
@@ -129,7 +133,7 @@ sched_store_t *sched_store_open(const char *path, char *errstr,
                 rocksdb_iterator_t *it = rocksdb_create_iterator_cf(
                         store->db, store->ropts, store->cfs[i]);
                 rocksdb_iter_seek_to_first(it);
-                store->empty[i] = !rocksdb_iter_valid(it);
+                atomic_init(&store->empty[i], !rocksdb_iter_valid(it));
                 rocksdb_iter_destroy(it);
         }
         return store;
@@ -164,7 +168,8 @@ sched_err_t sched_store_get(sched_store_t *store, sched_batch_t *batch,
         char *err = NULL;
         size_t vlen = 0;
         char *val;
-        if (batch && store->empty[cf])
+        if (batch && atomic_load_explicit(&store->empty[cf],
+                                          memory_order_relaxed))
                 return SCHED_ERR_NOT_FOUND;
         if (batch)
                 val = rocksdb_writebatch_wi_get_from_batch_and_db_cf(
@@ -210,7 +215,8 @@ int sched_batch_count(sched_batch_t *batch) {
 void sched_batch_put(sched_store_t *store, sched_batch_t *batch, sched_cf_t cf,
                      const void *key, size_t klen, const void *val,
                      size_t vlen) {
-        store->empty[cf] = false;
+        atomic_store_explicit(&store->empty[cf], false,
+                              memory_order_relaxed);
         rocksdb_writebatch_wi_put_cf(batch->wb, store->cfs[cf], key, klen, val,
                                      vlen);
 }
