@@ -258,8 +258,9 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
         bool in_txn = false, failed = false;
         *next_due_ms = SCHED_NONE;
 
-        /* Collect finished transactions; pick a lane for this pass. */
-        tmr_lane_t *lane = NULL;
+        /* Collect finished transactions; pick a lane for this pass: the
+         * one still open from the last pass, or an idle one. */
+        tmr_lane_t *lane = NULL, *idle = NULL;
         for (int i = 0; i < t->nlanes; i++) {
                 int r = tmr_lane_reap(t->lanes[i], false);
                 if (r < 0)
@@ -269,9 +270,15 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                         for (int32_t p = 0; p < t->nparts; p++)
                                 t->parts[p].cursor_ms = SCHED_NONE;
                 }
-                if (!lane && tmr_lane_state(t->lanes[i]) == TMR_LANE_IDLE)
+                tmr_lane_state_t st = tmr_lane_state(t->lanes[i]);
+                if (st == TMR_LANE_FILLING)
                         lane = t->lanes[i];
+                else if (st == TMR_LANE_IDLE && !idle)
+                        idle = t->lanes[i];
         }
+        in_txn = lane != NULL;
+        if (!lane)
+                lane = idle;
         if (!lane) {
                 /* Every lane is committing: look again very soon. */
                 *next_due_ms = now_ms + 1;
@@ -279,8 +286,8 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
         }
         rd_kafka_t *rk = tmr_lane_producer(lane);
 
-        for (int32_t p = 0;
-             p < t->nparts && fired < t->conf.fire_batch_max && !failed; p++) {
+        int room = (int)t->conf.fire_batch_max - tmr_lane_count(lane);
+        for (int32_t p = 0; p < t->nparts && fired < room && !failed; p++) {
                 tmr_part_t *tp = &t->parts[p];
                 if (!tp->owned || !tp->restored)
                         continue;
@@ -326,7 +333,7 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                                         *next_due_ms = due;
                                 break;
                         }
-                        if (fired >= t->conf.fire_batch_max) {
+                        if (fired >= room) {
                                 *next_due_ms = now_ms; /* more to do now */
                                 break;
                         }
@@ -396,17 +403,29 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
                         tp->cursor_ms = stop_ms;
         }
 
-        if (in_txn) {
-                /* The lane's thread commits (with the consumer group
-                 * metadata, which fences a zombie) or aborts when half an
-                 * occurrence may be in it; the next pass uses another
-                 * lane meanwhile. */
+        if (!in_txn)
+                return fired;
+        /* The lane's thread commits (with the consumer group metadata,
+         * which fences a zombie) or aborts when half an occurrence may be
+         * in it.  Committing needs another lane to fire into meanwhile:
+         * while every other lane is still committing, this one stays open
+         * and the next passes add to it, so a due entry never waits for a
+         * commit (the transaction grows with the commit time instead). */
+        bool other_idle = false;
+        for (int i = 0; i < t->nlanes; i++)
+                if (t->lanes[i] != lane &&
+                    tmr_lane_state(t->lanes[i]) == TMR_LANE_IDLE)
+                        other_idle = true;
+        if (failed || other_idle || t->nlanes == 1 ||
+            tmr_lane_count(lane) >= t->conf.fire_batch_max) {
                 tmr_lane_hand_over(lane, positions(t),
                                    rd_kafka_consumer_group_metadata(
                                            t->consumer),
                                    failed);
                 if (failed)
                         *next_due_ms = now_ms;
+        } else if (*next_due_ms == SCHED_NONE || *next_due_ms > now_ms + 1) {
+                *next_due_ms = now_ms + 1; /* hand it over soon */
         }
         return fired;
 }
