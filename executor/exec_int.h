@@ -23,23 +23,7 @@
 #include "sched/metrics.h"
 #include "sched/store.h"
 
-#define EXE_TASKS_MAX 64
-#define EXE_ARGV_MAX 32
-#define EXE_ENV_MAX 32
-
-typedef enum exe_kind_e {
-        EXE_KIND_EXEC = 1,
-} exe_kind_t;
-
-/** One task registered by the operator in the config file. */
-typedef struct exe_task_s {
-        char name[SCHED_TASK_MAX];
-        exe_kind_t kind;
-        char *argv[EXE_ARGV_MAX + 1]; /* template; NULL-terminated */
-        char cwd[1024];
-        char *env_allow[EXE_ENV_MAX + 1]; /* names passed through */
-        int64_t timeout_ms;               /* 0 = the job's own */
-} exe_task_t;
+#include "task.h"
 
 typedef struct exe_conf_s {
         sched_conf_common_t common;
@@ -98,24 +82,6 @@ typedef struct exe_s {
         } m;
 } exe_t;
 
-/** Outcome of running one task. */
-typedef struct exe_result_s {
-        bool ok;
-        bool retryable;
-        int exit_code;     /* -1 when killed or not started */
-        char message[512]; /* error text for FAILED */
-        char *output;      /* bounded excerpt of stdout+stderr, malloc'd */
-} exe_result_t;
-
-/* task_registry.c */
-int exe_task_conf_cb(void *opaque, const char *key, const char *value,
-                     char *errstr, size_t errstr_size);
-const exe_task_t *exe_task_find(const exe_conf_t *conf, const char *name);
-void exe_tasks_free(exe_conf_t *conf);
-
-/* runner_exec.c */
-void exe_run_exec(const exe_conf_t *conf, const exe_task_t *task,
-                  const sched_event_t *due, exe_result_t *res);
 
 /* worker.c */
 int exe_workers_start(exe_t *exe);

@@ -102,8 +102,10 @@ static void set_nonblock(int fd) {
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
-void exe_run_exec(const exe_conf_t *conf, const exe_task_t *task,
-                  const sched_event_t *due, exe_result_t *res) {
+void exe_run_exec(exe_t *exe, exe_job_t *job, const exe_task_t *task,
+                  exe_result_t *res) {
+        const exe_conf_t *conf = &exe->conf;
+        const sched_event_t *due = &job->ev;
         const char *params =
                 due->u.due.parameters ? due->u.due.parameters : "{}";
         int64_t timeout = due->u.due.timeout_ms > 0 ? due->u.due.timeout_ms

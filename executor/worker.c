@@ -129,7 +129,7 @@ static void run_job(exe_t *exe, exe_job_t *job) {
                          "task \"%s\" is not registered on this executor",
                          job->ev.u.due.task);
         } else {
-                exe_run_exec(&exe->conf, task, &job->ev, &res);
+                exe_run(exe, job, task, &res);
         }
         if (res.output)
                 output_sanitize(res.output);
