@@ -257,10 +257,11 @@ int main(int argc, char **argv) {
         }
         for (int i = 0; i < exe.conf.ntasks; i++) {
                 exe_task_t *task = &exe.conf.tasks[i];
-                if (!task->kind || !task->argv[0]) {
+                if (!task->kind ||
+                    (task->kind == EXE_KIND_EXEC && !task->argv[0])) {
                         fprintf(stderr,
-                                "klok-executor: task %s needs kind and "
-                                "argv\n",
+                                "klok-executor: task %s needs a kind (and "
+                                "argv for exec)\n",
                                 task->name);
                         return 2;
                 }

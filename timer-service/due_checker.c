@@ -286,7 +286,9 @@ int tmr_fire_due(tmr_t *t, int64_t now_ms, int64_t *next_due_ms) {
         }
         rd_kafka_t *rk = tmr_lane_producer(lane);
 
-        int room = (int)t->conf.fire_batch_max - tmr_lane_count(lane);
+        /* An idle lane's count is its last transaction's until begun. */
+        int room = (int)t->conf.fire_batch_max -
+                   (in_txn ? tmr_lane_count(lane) : 0);
         for (int32_t p = 0; p < t->nparts && fired < room && !failed; p++) {
                 tmr_part_t *tp = &t->parts[p];
                 if (!tp->owned || !tp->restored)
