@@ -10,6 +10,7 @@
 #define EXEC_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -35,6 +36,10 @@ typedef struct exe_conf_s {
         int64_t output_max;
         int64_t buffer_max;
         int64_t kill_grace_ms;
+        int64_t heartbeat_ms;      /* HEARTBEAT period of running tasks */
+        int64_t shutdown_grace_ms; /* SIGTERM: running tasks' last chance */
+        int64_t normal_share;      /* % of starts kept for normal when
+                                    * high is saturated too */
         exe_task_t tasks[EXE_TASKS_MAX];
         int ntasks;
 } exe_conf_t;
@@ -47,7 +52,11 @@ typedef struct exe_job_s {
         int32_t partition;
         int64_t offset;
         sched_event_t ev; /* decoded ExecutionDue; type 0 = undecodable */
+        bool high;        /* from the queue's high-priority topic */
         bool done;        /* outcome acknowledged (or nothing to run) */
+        /* Under exe->lock: set by its worker while the task runs. */
+        bool running;
+        int64_t started_ms; /* wall clock, at STARTED */
         /* Outcome delivery, waited for by the worker. */
         pthread_mutex_t dr_lock;
         pthread_cond_t dr_cond;
@@ -66,11 +75,20 @@ typedef struct exe_s {
 
         pthread_mutex_t lock;
         pthread_cond_t work_cond;
-        exe_job_t *queue_head, *queue_tail; /* waiting for a worker */
+        /* Waiting for a worker, per tier: [1] high, [0] normal. */
+        exe_job_t *queue_head[2], *queue_tail[2];
+        int queued[2];
+        /* Starts per tier while both tiers waited (decaying), for the
+         * normal tier's minimum share. */
+        int64_t contended[2];
         exe_job_t *inflight_head, *inflight_tail;
         int busy; /* dispatched and not yet done */
-        bool stopping;
+        bool stopping; /* workers: start nothing more, then exit */
+        int running;   /* tasks running now */
+        atomic_bool abandon; /* the shutdown grace passed: stop tasks */
         pthread_t *workers;
+        pthread_t heartbeat;
+        pthread_cond_t heartbeat_cond;
         pthread_t poller;
         volatile bool poller_run;
         sched_metrics_t *metrics;
@@ -91,5 +109,11 @@ void exe_dispatch(exe_t *exe, exe_job_t *job);
  *  NULL when there is nothing new. */
 rd_kafka_topic_partition_list_t *exe_committable(exe_t *exe);
 void exe_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque);
+/** A runner's report of progress (0-100) with an optional message: a
+ *  PROGRESS event, which also moves the visibility deadline.  Any thread,
+ *  does not block. */
+void exe_progress(exe_t *exe, exe_job_t *job, int pct, const char *message);
+/** Tasks running now (for the shutdown wait). */
+int exe_running(exe_t *exe);
 
 #endif /* EXEC_INT_H */

@@ -40,6 +40,18 @@ static const sched_conf_prop_t exe_props[] = {
           SCHED_OUTPUT_MAX - 1),
         P("kill.grace.ms", SCHED_CONF_INT, kill_grace_ms, "2000",
           "after a timeout, SIGTERM then SIGKILL after this long", 0, 60000),
+        P("heartbeat.ms", SCHED_CONF_INT, heartbeat_ms, "3000",
+          "HEARTBEAT period of running tasks; the visibility deadline is "
+          "three periods ahead",
+          100, 600000),
+        P("shutdown.grace.ms", SCHED_CONF_INT, shutdown_grace_ms, "30000",
+          "on SIGTERM, how long running tasks may still finish before they "
+          "are stopped and reported abandoned (retryable)",
+          0, 3600000),
+        P("priority.normal.share", SCHED_CONF_INT, normal_share, "20",
+          "percent of task starts kept for the normal tier while the high "
+          "tier is saturated too",
+          0, 100),
         SCHED_CONF_END,
 };
 
@@ -197,6 +209,8 @@ static exe_job_t *job_from_message(exe_t *exe, const rd_kafka_message_t *rkm) {
                  rd_kafka_topic_name(rkm->rkt));
         job->partition = rkm->partition;
         job->offset = rkm->offset;
+        size_t tlen = strlen(job->topic);
+        job->high = tlen > 5 && !strcmp(job->topic + tlen - 5, ".high");
         char errstr[512];
         sched_err_t err = sched_codec_decode(exe->codec, rkm->payload,
                                              rkm->len, &job->ev, errstr,
@@ -233,15 +247,59 @@ static exe_job_t *job_from_message(exe_t *exe, const rd_kafka_message_t *rkm) {
         return job;
 }
 
-static void set_paused(exe_t *exe, bool pause) {
-        rd_kafka_topic_partition_list_t *assigned = NULL;
+/* Pause or resume fetching from one tier's topics (high: *.high). */
+static void set_paused(exe_t *exe, int tier, bool pause) {
+        rd_kafka_topic_partition_list_t *assigned = NULL, *tier_parts;
         if (rd_kafka_assignment(exe->consumer, &assigned))
                 return;
+        tier_parts = rd_kafka_topic_partition_list_new(assigned->cnt);
+        for (int i = 0; i < assigned->cnt; i++) {
+                const char *t = assigned->elems[i].topic;
+                size_t len = strlen(t);
+                bool high = len > 5 && !strcmp(t + len - 5, ".high");
+                if (high == (tier == 1))
+                        rd_kafka_topic_partition_list_add(
+                                tier_parts, t, assigned->elems[i].partition);
+        }
         if (pause)
-                rd_kafka_pause_partitions(exe->consumer, assigned);
+                rd_kafka_pause_partitions(exe->consumer, tier_parts);
         else
-                rd_kafka_resume_partitions(exe->consumer, assigned);
+                rd_kafka_resume_partitions(exe->consumer, tier_parts);
+        rd_kafka_topic_partition_list_destroy(tier_parts);
         rd_kafka_topic_partition_list_destroy(assigned);
+}
+
+/* SIGTERM: fetch nothing more and start nothing more; running tasks get
+ * shutdown.grace.ms to finish, then are stopped and reported abandoned
+ * (a retryable failure: the timer retries them); executions fetched and
+ * not started keep their offsets uncommitted, so another executor of the
+ * group gets them. */
+static void drain(exe_t *exe) {
+        set_paused(exe, 0, true);
+        set_paused(exe, 1, true);
+        pthread_mutex_lock(&exe->lock);
+        exe->stopping = true;
+        pthread_cond_broadcast(&exe->work_cond);
+        pthread_mutex_unlock(&exe->lock);
+        int n = exe_running(exe);
+        sched_info("executor", "stopping: %d running task(s) may finish "
+                               "within %lld ms",
+                   n, (long long)exe->conf.shutdown_grace_ms);
+        int64_t end = sched_mono_ms() + exe->conf.shutdown_grace_ms;
+        while ((n = exe_running(exe)) > 0 && sched_mono_ms() < end) {
+                /* Keep serving the group (and the commits) meanwhile. */
+                rd_kafka_message_t *rkm =
+                        rd_kafka_consumer_poll(exe->consumer, 50);
+                if (rkm)
+                        rd_kafka_message_destroy(rkm); /* not started */
+                commit_done(exe, false);
+        }
+        if (n > 0) {
+                sched_warn("executor", "grace period over: stopping %d "
+                                       "task(s), reported abandoned",
+                           n);
+                atomic_store(&exe->abandon, true);
+        }
 }
 
 int main(int argc, char **argv) {
@@ -255,16 +313,10 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "klok-executor: %s\n", errstr);
                 return errstr[0] ? 2 : 0;
         }
-        for (int i = 0; i < exe.conf.ntasks; i++) {
-                exe_task_t *task = &exe.conf.tasks[i];
-                if (!task->kind ||
-                    (task->kind == EXE_KIND_EXEC && !task->argv[0])) {
-                        fprintf(stderr,
-                                "klok-executor: task %s needs a kind (and "
-                                "argv for exec)\n",
-                                task->name);
-                        return 2;
-                }
+        /* Every task complete for its kind (url, topic, argv...). */
+        if (exe_tasks_start(&exe.conf, errstr, sizeof(errstr))) {
+                fprintf(stderr, "klok-executor: %s\n", errstr);
+                return 2;
         }
         if (sched_log_set_level(exe.conf.common.log_level)) {
                 fprintf(stderr, "klok-executor: unknown log.level \"%s\"\n",
@@ -283,11 +335,13 @@ int main(int argc, char **argv) {
                    exe.conf.queues, exe.conf.ntasks,
                    (int)exe.conf.concurrency);
 
-        bool paused = false;
+        bool paused[2] = {false, false};
         int64_t last_commit = sched_mono_ms(), last_report = last_commit;
         /* Pausing is for real backlogs only: librdkafka 2.0.2 resumes
          * fetching ~1 s after rd_kafka_resume_partitions(), so the buffer
-         * must hold enough work to cover that second. */
+         * must hold enough work to cover that second.  Each tier has its
+         * own: a backlog of normal work never stops high work from being
+         * fetched. */
         const int high_water = (int)exe.conf.buffer_max;
         const int low_water = high_water - high_water / 4;
         while (running) {
@@ -309,16 +363,20 @@ int main(int argc, char **argv) {
                 }
                 pthread_mutex_lock(&exe.lock);
                 int busy = exe.busy;
+                int queued[2] = {exe.queued[0], exe.queued[1]};
                 pthread_mutex_unlock(&exe.lock);
                 sched_metric_set(exe.m.busy, busy);
-                /* Backpressure: stop fetching while every slot and the
-                 * queue are full; memory stays flat under any backlog. */
-                if (!paused && busy >= high_water) {
-                        set_paused(&exe, true);
-                        paused = true;
-                } else if (paused && busy < low_water) {
-                        set_paused(&exe, false);
-                        paused = false;
+                /* Backpressure, per tier: stop fetching while its queue is
+                 * full; memory stays flat under any backlog. */
+                for (int tier = 0; tier < 2; tier++) {
+                        if (!paused[tier] && queued[tier] >= high_water) {
+                                set_paused(&exe, tier, true);
+                                paused[tier] = true;
+                        } else if (paused[tier] &&
+                                   queued[tier] < low_water) {
+                                set_paused(&exe, tier, false);
+                                paused[tier] = false;
+                        }
                 }
                 int64_t now = sched_mono_ms();
                 if (now - last_commit >= 100) {
@@ -333,7 +391,7 @@ int main(int argc, char **argv) {
                                    (long long)sched_metric_get(exe.m.failed));
                 }
         }
-        sched_info("executor", "stopping: finishing running tasks");
+        drain(&exe);
         exe_workers_stop(&exe);
         commit_done(&exe, true);
         rd_kafka_consumer_close(exe.consumer);

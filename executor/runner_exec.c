@@ -47,41 +47,6 @@ static void tail_add(tail_t *t, const char *p, size_t n) {
         t->len += n;
 }
 
-/* Substitute {job_id}, {execution_id}, {attempt} in one argument. */
-static char *expand(const char *tmpl, const sched_event_t *due) {
-        char attempt[16];
-        snprintf(attempt, sizeof(attempt), "%d", (int)due->u.due.attempt);
-        const struct {
-                const char *name, *value;
-        } vars[] = {{"{job_id}", due->job_id},
-                    {"{execution_id}", due->u.due.execution_id},
-                    {"{attempt}", attempt}};
-        size_t cap = strlen(tmpl) + 1;
-        for (const char *s = tmpl; (s = strchr(s, '{')); s++)
-                cap += SCHED_EXEC_ID_MAX;
-        char *out = malloc(cap), *o = out;
-        if (!out)
-                return NULL;
-        for (const char *s = tmpl; *s;) {
-                bool matched = false;
-                for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-                        size_t nl = strlen(vars[i].name);
-                        if (!strncmp(s, vars[i].name, nl)) {
-                                size_t vl = strlen(vars[i].value);
-                                memcpy(o, vars[i].value, vl);
-                                o += vl;
-                                s += nl;
-                                matched = true;
-                                break;
-                        }
-                }
-                if (!matched)
-                        *o++ = *s++;
-        }
-        *o = '\0';
-        return out;
-}
-
 static char *env_pair(const char *name, const char *value) {
         size_t n = strlen(name) + strlen(value) + 2;
         char *s = malloc(n);
@@ -98,6 +63,65 @@ static void free_vec(char **v) {
         free(v);
 }
 
+/* Lines of the task's output, scanned for "PROGRESS <0-100> [message]":
+ * each becomes a PROGRESS event (at most one per 200 ms, and always the
+ * last one before the task ends is sent).  Longer lines are not scanned. */
+#define PROGRESS_LINE_MAX 512
+#define PROGRESS_MIN_GAP_MS 200
+
+typedef struct progress_s {
+        char line[PROGRESS_LINE_MAX];
+        size_t len;
+        bool overlong;   /* the current line passed the limit */
+        int pending;     /* parsed, not sent yet (-1: none) */
+        char message[PROGRESS_LINE_MAX];
+        int64_t sent_ms; /* monotonic */
+} progress_t;
+
+static void progress_line(progress_t *pr, const char *line) {
+        if (strncmp(line, "PROGRESS ", 9))
+                return;
+        char *end;
+        long pct = strtol(line + 9, &end, 10);
+        if (end == line + 9 || pct < 0 || pct > 100 ||
+            (*end != '\0' && *end != ' '))
+                return;
+        while (*end == ' ')
+                end++;
+        pr->pending = (int)pct;
+        snprintf(pr->message, sizeof(pr->message), "%s", end);
+}
+
+static void progress_flush(exe_t *exe, exe_job_t *job, progress_t *pr,
+                           bool force) {
+        int64_t now = sched_mono_ms();
+        if (pr->pending < 0 ||
+            (!force && now - pr->sent_ms < PROGRESS_MIN_GAP_MS))
+                return;
+        exe_progress(exe, job, pr->pending, pr->message);
+        pr->pending = -1;
+        pr->sent_ms = now;
+}
+
+static void progress_feed(progress_t *pr, const char *p, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                if (p[i] == '\n') {
+                        if (!pr->overlong) {
+                                pr->line[pr->len] = '\0';
+                                if (pr->len && pr->line[pr->len - 1] == '\r')
+                                        pr->line[pr->len - 1] = '\0';
+                                progress_line(pr, pr->line);
+                        }
+                        pr->len = 0;
+                        pr->overlong = false;
+                } else if (pr->len + 1 < sizeof(pr->line)) {
+                        pr->line[pr->len++] = p[i];
+                } else {
+                        pr->overlong = true;
+                }
+        }
+}
+
 static void set_nonblock(int fd) {
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
@@ -108,10 +132,7 @@ void exe_run_exec(exe_t *exe, exe_job_t *job, const exe_task_t *task,
         const sched_event_t *due = &job->ev;
         const char *params =
                 due->u.due.parameters ? due->u.due.parameters : "{}";
-        int64_t timeout = due->u.due.timeout_ms > 0 ? due->u.due.timeout_ms
-                                                    : 60000;
-        if (task->timeout_ms > 0 && task->timeout_ms < timeout)
-                timeout = task->timeout_ms;
+        int64_t timeout = exe_run_timeout_ms(job, task);
         int64_t deadline_mono = sched_mono_ms() + timeout;
         char deadline[32], attempt[16];
         snprintf(deadline, sizeof(deadline), "%lld",
@@ -127,7 +148,7 @@ void exe_run_exec(exe_t *exe, exe_job_t *job, const exe_task_t *task,
         char **envp = calloc(EXE_ENV_MAX + 8, sizeof(char *));
         int n = 0;
         for (int i = 0; argv && task->argv[i]; i++)
-                argv[i] = expand(task->argv[i], due);
+                argv[i] = exe_expand(task->argv[i], due);
         const char *path = getenv("PATH");
         if (envp) {
                 envp[n++] = env_pair("PATH", path ? path : "/usr/bin:/bin");
@@ -195,12 +216,15 @@ void exe_run_exec(exe_t *exe, exe_job_t *job, const exe_task_t *task,
         set_nonblock(in[1]);
         set_nonblock(outp[0]);
         size_t plen = strlen(params), poff = 0;
-        bool timed_out = false;
+        bool timed_out = false, abandoned = false;
+        progress_t progress = {.pending = -1};
         int status = 0;
         bool reaped = false;
         while (outp[0] >= 0) {
                 int64_t left = deadline_mono - sched_mono_ms();
-                if (left <= 0) {
+                if (atomic_load(&exe->abandon))
+                        abandoned = true;
+                if (left <= 0 || abandoned) {
                         timed_out = true;
                         break;
                 }
@@ -228,12 +252,15 @@ void exe_run_exec(exe_t *exe, exe_job_t *job, const exe_task_t *task,
                         ssize_t r = read(outp[0], buf, sizeof(buf));
                         if (r > 0) {
                                 tail_add(&out, buf, (size_t)r);
+                                progress_feed(&progress, buf, (size_t)r);
+                                progress_flush(exe, job, &progress, false);
                         } else if (r == 0 || errno != EAGAIN) {
                                 close(outp[0]);
                                 outp[0] = -1;
                         }
                 }
         }
+        progress_flush(exe, job, &progress, true);
         /* Output closed: wait for the exit, still bounded by the deadline. */
         while (!timed_out && !reaped) {
                 pid_t w = waitpid(pid, &status, WNOHANG);
@@ -241,7 +268,9 @@ void exe_run_exec(exe_t *exe, exe_job_t *job, const exe_task_t *task,
                         reaped = true;
                         break;
                 }
-                if (sched_mono_ms() >= deadline_mono) {
+                if (atomic_load(&exe->abandon))
+                        abandoned = true;
+                if (sched_mono_ms() >= deadline_mono || abandoned) {
                         timed_out = true;
                         break;
                 }
@@ -260,9 +289,16 @@ void exe_run_exec(exe_t *exe, exe_job_t *job, const exe_task_t *task,
                         poll(NULL, 0, 10);
                 }
                 kill(-pid, SIGKILL); /* stragglers of the group */
-                snprintf(res->message, sizeof(res->message),
-                         "timed out after %lld ms; process group killed",
-                         (long long)timeout);
+                if (abandoned)
+                        snprintf(res->message, sizeof(res->message),
+                                 "abandoned: the executor is shutting down "
+                                 "and its grace period passed; process "
+                                 "group killed");
+                else
+                        snprintf(res->message, sizeof(res->message),
+                                 "timed out after %lld ms; process group "
+                                 "killed",
+                                 (long long)timeout);
                 res->retryable = true;
                 goto done;
         }

@@ -24,7 +24,24 @@ static void output_sanitize(char *s) {
                         *p = '?';
 }
 
-/* Produce a status event for job; with wait, block until delivered. */
+/* The visibility deadline to announce at now_ms for a job started at
+ * started_ms: a lease of three heartbeat periods, so a dead executor is
+ * noticed within seconds — but never past the kill deadline (the job's
+ * timeout and the kill grace) plus the timer's grace. */
+static int64_t visibility_deadline(const exe_t *exe, const exe_job_t *job,
+                                   int64_t started_ms, int64_t now_ms) {
+        int64_t timeout = job->ev.u.due.timeout_ms > 0
+                                  ? job->ev.u.due.timeout_ms
+                                  : 60000;
+        int64_t last = started_ms + timeout + exe->conf.kill_grace_ms +
+                       SCHED_VISIBILITY_GRACE_MS;
+        int64_t lease = now_ms + 3 * exe->conf.heartbeat_ms;
+        return lease < last ? lease : last;
+}
+
+/* Produce a status event for job; with wait, block until delivered.
+ * STARTED, HEARTBEAT and PROGRESS carry a visibility deadline; PROGRESS
+ * its percentage and message (in res->exit_code and res->message). */
 static rd_kafka_resp_err_t report(exe_t *exe, exe_job_t *job,
                                   sched_status_t status,
                                   const exe_result_t *res, bool wait) {
@@ -41,18 +58,23 @@ static rd_kafka_resp_err_t report(exe_t *exe, exe_job_t *job,
                sizeof(ev.u.status.execution_id));
         ev.u.status.attempt = due->u.due.attempt;
         ev.u.status.scheduled_ms = due->u.due.scheduled_ms;
-        if (status == SCHED_STATUS_STARTED) {
-                /* Visibility deadline: past it without a result, the timer
-                 * declares the execution lost.  The task is killed at its
-                 * timeout (+ the kill grace) well before that. */
-                int64_t timeout = due->u.due.timeout_ms > 0
-                                          ? due->u.due.timeout_ms
-                                          : 60000;
-                ev.u.status.deadline_ms = ev.ts_ms + timeout +
-                                          exe->conf.kill_grace_ms +
-                                          SCHED_VISIBILITY_GRACE_MS;
+        if (status == SCHED_STATUS_STARTED ||
+            status == SCHED_STATUS_HEARTBEAT ||
+            status == SCHED_STATUS_PROGRESS) {
+                /* Past it without a sign of life, the timer declares the
+                 * execution lost (TIMED_OUT) and retries it. */
+                ev.u.status.deadline_ms = visibility_deadline(
+                        exe, job,
+                        status == SCHED_STATUS_STARTED ? ev.ts_ms
+                                                       : job->started_ms,
+                        ev.ts_ms);
         }
-        if (res) {
+        if (status == SCHED_STATUS_PROGRESS) {
+                ev.u.status.progress = res->exit_code;
+                if (res->message[0])
+                        sched_event_set_str(&ev.u.status.message,
+                                            res->message, SCHED_MESSAGE_MAX);
+        } else if (res) {
                 ev.u.status.exit_code = res->exit_code;
                 ev.u.status.retryable = res->retryable;
                 if (res->message[0])
@@ -121,6 +143,11 @@ static void run_job(exe_t *exe, exe_job_t *job) {
         exe_result_t res;
         int64_t started = sched_mono_ms();
         const exe_task_t *task = exe_task_find(&exe->conf, job->ev.u.due.task);
+        pthread_mutex_lock(&exe->lock);
+        job->started_ms = sched_now_ms();
+        job->running = true; /* heartbeats from now on */
+        exe->running++;
+        pthread_mutex_unlock(&exe->lock);
         report(exe, job, SCHED_STATUS_STARTED, NULL, false);
         if (!task) {
                 memset(&res, 0, sizeof(res));
@@ -133,6 +160,10 @@ static void run_job(exe_t *exe, exe_job_t *job) {
         }
         if (res.output)
                 output_sanitize(res.output);
+        pthread_mutex_lock(&exe->lock);
+        job->running = false;
+        exe->running--;
+        pthread_mutex_unlock(&exe->lock);
         /* The outcome must be acknowledged before the offset may move. */
         rd_kafka_resp_err_t err;
         while ((err = report(exe, job,
@@ -163,20 +194,50 @@ static void run_job(exe_t *exe, exe_job_t *job) {
                              (double)(sched_mono_ms() - started));
 }
 
+/* The next job to start, under exe->lock: high first, except that while
+ * both tiers wait, normal gets its minimum share of the starts. */
+static exe_job_t *next_job(exe_t *exe) {
+        int tier;
+        if (exe->queue_head[1] && exe->queue_head[0]) {
+                int64_t total = exe->contended[0] + exe->contended[1];
+                tier = exe->contended[0] * 100 <
+                                       exe->conf.normal_share * (total + 1)
+                               ? 0
+                               : 1;
+                exe->contended[tier]++;
+                if (total >= 1000) { /* decay: the recent past counts */
+                        exe->contended[0] /= 2;
+                        exe->contended[1] /= 2;
+                }
+        } else if (exe->queue_head[1]) {
+                tier = 1;
+        } else if (exe->queue_head[0]) {
+                tier = 0;
+        } else {
+                return NULL;
+        }
+        exe_job_t *job = exe->queue_head[tier];
+        exe->queue_head[tier] = job->next_queued;
+        if (!exe->queue_head[tier])
+                exe->queue_tail[tier] = NULL;
+        exe->queued[tier]--;
+        return job;
+}
+
 static void *worker_main(void *arg) {
         exe_t *exe = arg;
         for (;;) {
                 pthread_mutex_lock(&exe->lock);
-                while (!exe->queue_head && !exe->stopping)
+                exe_job_t *job;
+                while (!exe->stopping && !(job = next_job(exe)))
                         pthread_cond_wait(&exe->work_cond, &exe->lock);
-                exe_job_t *job = exe->queue_head;
-                if (!job) { /* stopping and nothing left */
+                if (exe->stopping) {
+                        /* Shutting down: what waits is not started (its
+                         * offset is not committed: another executor gets
+                         * it). */
                         pthread_mutex_unlock(&exe->lock);
                         return NULL;
                 }
-                exe->queue_head = job->next_queued;
-                if (!exe->queue_head)
-                        exe->queue_tail = NULL;
                 pthread_mutex_unlock(&exe->lock);
 
                 run_job(exe, job);
@@ -186,6 +247,48 @@ static void *worker_main(void *arg) {
                 exe->busy--;
                 pthread_mutex_unlock(&exe->lock);
         }
+}
+
+/* HEARTBEAT for every running task each period: its visibility deadline
+ * moves on while it runs, however long it takes. */
+static void *heartbeat_main(void *arg) {
+        exe_t *exe = arg;
+        pthread_mutex_lock(&exe->lock);
+        while (!exe->stopping || exe->running > 0) {
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                int64_t ns = until.tv_nsec + exe->conf.heartbeat_ms * 1000000;
+                until.tv_sec += ns / 1000000000;
+                until.tv_nsec = ns % 1000000000;
+                pthread_cond_timedwait(&exe->heartbeat_cond, &exe->lock,
+                                       &until);
+                /* Under the lock: a running job is not freed meanwhile;
+                 * producing does not block. */
+                for (exe_job_t *job = exe->inflight_head; job;
+                     job = job->next_inflight)
+                        if (job->running)
+                                report(exe, job, SCHED_STATUS_HEARTBEAT,
+                                       NULL, false);
+        }
+        pthread_mutex_unlock(&exe->lock);
+        return NULL;
+}
+
+void exe_progress(exe_t *exe, exe_job_t *job, int pct, const char *message) {
+        exe_result_t res;
+        memset(&res, 0, sizeof(res));
+        res.exit_code = pct < 0 ? 0 : pct > 100 ? 100 : pct;
+        snprintf(res.message, sizeof(res.message), "%s",
+                 message ? message : "");
+        sched_utf8_scrub(res.message);
+        report(exe, job, SCHED_STATUS_PROGRESS, &res, false);
+}
+
+int exe_running(exe_t *exe) {
+        pthread_mutex_lock(&exe->lock);
+        int n = exe->running;
+        pthread_mutex_unlock(&exe->lock);
+        return n;
 }
 
 static void *poller_main(void *arg) {
@@ -198,8 +301,12 @@ static void *poller_main(void *arg) {
 int exe_workers_start(exe_t *exe) {
         pthread_mutex_init(&exe->lock, NULL);
         pthread_cond_init(&exe->work_cond, NULL);
+        pthread_cond_init(&exe->heartbeat_cond, NULL);
+        atomic_init(&exe->abandon, false);
         exe->poller_run = true;
         if (pthread_create(&exe->poller, NULL, poller_main, exe))
+                return -1;
+        if (pthread_create(&exe->heartbeat, NULL, heartbeat_main, exe))
                 return -1;
         exe->workers = calloc((size_t)exe->conf.concurrency,
                               sizeof(*exe->workers));
@@ -217,6 +324,10 @@ void exe_workers_stop(exe_t *exe) {
         for (int64_t i = 0; i < exe->conf.concurrency; i++)
                 pthread_join(exe->workers[i], NULL);
         free(exe->workers);
+        pthread_mutex_lock(&exe->lock);
+        pthread_cond_broadcast(&exe->heartbeat_cond);
+        pthread_mutex_unlock(&exe->lock);
+        pthread_join(exe->heartbeat, NULL);
         rd_kafka_flush(exe->producer, 10000);
         exe->poller_run = false;
         pthread_join(exe->poller, NULL);
@@ -232,12 +343,14 @@ void exe_dispatch(exe_t *exe, exe_job_t *job) {
                 exe->inflight_head = job;
         exe->inflight_tail = job;
         if (!job->done) {
+                int tier = job->high ? 1 : 0;
                 exe->busy++;
-                if (exe->queue_tail)
-                        exe->queue_tail->next_queued = job;
+                exe->queued[tier]++;
+                if (exe->queue_tail[tier])
+                        exe->queue_tail[tier]->next_queued = job;
                 else
-                        exe->queue_head = job;
-                exe->queue_tail = job;
+                        exe->queue_head[tier] = job;
+                exe->queue_tail[tier] = job;
                 pthread_cond_signal(&exe->work_cond);
         }
         pthread_mutex_unlock(&exe->lock);

@@ -90,7 +90,12 @@ schemas.dir = $KLOK_ROOT/schemas
 data.dir = $run_dir/data/timer-0
 instance.id = 0
 admin.port = $((api_port + 1))
+${KLOK_TIMER_EXTRA_CONF:-}
 EOF
+    # Webhook receivers: tests/e2e/test_executor_tasks.py serves PORT_BASE+70; nothing listens
+    # on PORT_BASE+71 (a refused connection).
+    local port_base=$((api_port - 80))
+    local hooks="http://127.0.0.1:$((port_base + 70))" no_hooks="http://127.0.0.1:$((port_base + 71))"
     cat >"$run_dir/executor.conf" <<EOF
 # klok-executor configuration (written by scripts/lib/stack.sh)
 kafka.bootstrap = $bootstrap
@@ -122,6 +127,36 @@ task.sleep.timeout_ms = 1000
 # Takes a second: overlapping occurrences of recurring jobs.
 task.nap.kind = exec
 task.nap.argv = ["/bin/sleep", "1"]
+
+# Webhooks: the parameters as a JSON body, the execution id as Idempotency-Key.
+task.hook-ok.kind = http
+task.hook-ok.url = $hooks/ok
+task.hook-ok.headers = {"X-Klok-Test": "static"}
+# Answers 200 with 1 MiB: the executor keeps the first output.max bytes and stops reading.
+task.hook-big.kind = http
+task.hook-big.url = $hooks/big
+task.hook-put.kind = http
+task.hook-put.method = PUT
+task.hook-put.url = $hooks/ok
+# Answers 500; the secrets must never show in a message.
+task.hook-fail.kind = http
+task.hook-fail.url = $hooks/fail?token=s3cret
+task.hook-fail.headers = {"Authorization": "Bearer s3cret"}
+task.hook-missing.kind = http
+task.hook-missing.url = $hooks/missing
+task.hook-slow.kind = http
+task.hook-slow.url = $hooks/slow
+task.hook-slow.timeout_ms = 1000
+task.hook-down.kind = http
+task.hook-down.url = $no_hooks/
+# The delayed-message pattern: the parameters produced to a topic at the due time (the
+# test creates the topic; the broker does not auto-create topics).
+task.publish.kind = kafka
+task.publish.topic = e2e.delayed
+task.publish.headers = {"X-Klok-Test": "static"}
+task.publish-keyed.kind = kafka
+task.publish-keyed.topic = e2e.delayed
+task.publish-keyed.key = order-{job_id}-{attempt}
 EOF
     cat >"$run_dir/api.conf" <<EOF
 # klok-api configuration (written by scripts/lib/stack.sh)
