@@ -23,6 +23,11 @@ from klok_wire import Wire  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 API = os.environ.get("KLOK_API", "http://127.0.0.1:19080")
+# Where the stack under test runs (scripts/test sets these; the defaults are its own).
+RUN_DIR = os.environ.get("KLOK_RUN_DIR", os.path.join(ROOT, ".klok-test", "kafka-3.9.2"))
+BUILD_DIR = os.environ.get("KLOK_BUILD_DIR", os.path.join(ROOT, "build-test"))
+API_PORT = int(API.rsplit(":", 1)[1].split("/")[0])
+PORT_BASE = int(os.environ.get("KLOK_PORT_BASE", str(API_PORT - 80)))
 BOOTSTRAP = os.environ.get("KLOK_BOOTSTRAP", "127.0.0.1:19092")
 PREFIX = "klok"
 WIRE = Wire(os.path.join(ROOT, "schemas"))

@@ -21,13 +21,10 @@ import urllib.request
 from confluent_kafka.admin import AdminClient, NewTopic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_e2e import (API, BOOTSTRAP, PREFIX, ROOT, WIRE, check, executions,  # noqa: E402
-                      http, job_state, read_topic, run_tests, submit, wait_until)
+from test_e2e import (BOOTSTRAP, BUILD_DIR, PORT_BASE, PREFIX, ROOT, RUN_DIR,  # noqa: E402
+                      WIRE, check, executions, http, job_state, read_topic, run_tests,
+                      submit, wait_until)
 
-RUN_DIR = os.environ.get("KLOK_RUN_DIR", os.path.join(ROOT, ".klok-test", "kafka-3.9.2"))
-BUILD_DIR = os.environ.get("KLOK_BUILD_DIR", os.path.join(ROOT, "build-test"))
-API_PORT = int(API.rsplit(":", 1)[1].split("/")[0])
-PORT_BASE = int(os.environ.get("KLOK_PORT_BASE", str(API_PORT - 80)))
 EXECUTOR_BIN = os.path.join(BUILD_DIR, "executor", "klok-executor")
 QUEUE = "grp"
 STATUS_TOPIC = PREFIX + ".status"

@@ -29,13 +29,11 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_e2e import (API, BOOTSTRAP, ROOT, check, executions, iso_ms, job_state,  # noqa: E402
-                      read_topic, run_tests, submit, wait_until)
+from test_e2e import (API, BOOTSTRAP, BUILD_DIR, PORT_BASE, ROOT, check,  # noqa: E402
+                      executions, iso_ms, job_state, read_topic, run_tests, submit,
+                      wait_until)
 
-API_PORT = int(API.rsplit(":", 1)[1].split("/")[0])
-PORT_BASE = int(os.environ.get("KLOK_PORT_BASE", str(API_PORT - 80)))
 HOOK_PORT = PORT_BASE + 70
-BUILD_DIR = os.environ.get("KLOK_BUILD_DIR", os.path.join(ROOT, "build-test"))
 EXECUTOR_BIN = os.path.join(BUILD_DIR, "executor", "klok-executor")
 DELAYED_TOPIC = "e2e.delayed"  # task.publish*.topic in scripts/lib/stack.sh
 SECRET = "s3cret"              # in task.hook-fail's url and headers

@@ -41,13 +41,10 @@ import uuid
 from confluent_kafka import Producer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_e2e import (API, BOOTSTRAP, FINAL, PREFIX, ROOT, WIRE, Failure, check,  # noqa: E402
-                      http, job_state, read_topic, run_tests, submit, wait_until)
+from test_e2e import (API, BOOTSTRAP, BUILD_DIR, FINAL, PORT_BASE, PREFIX, ROOT,  # noqa: E402
+                      RUN_DIR, WIRE, Failure, check, http, job_state, read_topic, run_tests,
+                      submit, wait_until)
 
-RUN_DIR = os.environ.get("KLOK_RUN_DIR", os.path.join(ROOT, ".klok-test", "kafka-3.9.2"))
-BUILD_DIR = os.environ.get("KLOK_BUILD_DIR", os.path.join(ROOT, "build-test"))
-API_PORT = int(API.rsplit(":", 1)[1].split("/")[0])
-PORT_BASE = int(os.environ.get("KLOK_PORT_BASE", str(API_PORT - 80)))
 TIMER_BIN = os.path.join(BUILD_DIR, "timer-service", "klok-timer")
 PARTITIONS = 4
 EXEC_TOPICS = [PREFIX + ".executions.default.normal", PREFIX + ".executions.default.high"]
