@@ -1,7 +1,7 @@
 /*
  * loadgen.c — klok-loadgen, the load generator of the benchmarks.
  *
- * Three modes, each ending with a one-line JSON summary on stdout:
+ * Five modes, each ending with a one-line JSON summary on stdout:
  *   (default)  --count CreateJob commands on <prefix>.commands, built and
  *              partitioned the way klok-api builds them (sched_job_id_for,
  *              a UUIDv7 event id, sched_codec_encode, murmur2 through
@@ -12,7 +12,13 @@
  *              reference the benchmark's figures are compared with;
  *   --read T   topic T from its beginning to the end it had at start, with
  *              a consumer set up like the timer's: the raw consume rate,
- *              the bound of the timer's ingest.
+ *              the bound of the timer's ingest;
+ *   --due N    N ExecutionDue records on <prefix>.executions.<queue>.<tier>,
+ *              built as the timer builds them (emit_fire), key = job id:
+ *              an executor driven without a timer;
+ *   --pipe F T every record of topic F (read_committed, as the executor
+ *              reads) produced to topic T, until all are acknowledged: the
+ *              raw consume+produce rate, the executor's reference.
  *
  * The producer is klok's (idempotent, acks=all: sched_kafka_producer_new)
  * with large batches: what is measured is the broker and the timer, not the
@@ -42,14 +48,24 @@
 /* A read that gets nothing for this long has lost its broker. */
 #define LG_READ_STALL_MS 60000
 
-typedef enum lg_mode_e { LG_COMMANDS, LG_RAW, LG_READ } lg_mode_t;
+typedef enum lg_mode_e {
+        LG_COMMANDS,
+        LG_RAW,
+        LG_READ,
+        LG_DUE,
+        LG_PIPE
+} lg_mode_t;
 
 typedef struct lg_conf_s {
         lg_mode_t mode;
         const char *bootstrap;
         const char *prefix;
         const char *schemas_dir;
-        const char *read_topic;
+        const char *read_topic; /* --read, and --pipe's source */
+        const char *pipe_to;    /* --pipe's destination */
+        const char *task;       /* --due */
+        bool high;              /* --due: the high tier */
+        int64_t timeout_ms;     /* --due */
         const char *job_prefix; /* NULL: fresh UUIDv7 job ids */
         const char *tenant;
         const char *queue;
@@ -93,6 +109,13 @@ static const lg_opt_t lg_opts[] = {
         {"raw", 0, NULL,
          "opaque records of the same sizes on <prefix>.bench-raw"},
         {"read", 1, "TOPIC", "read TOPIC to its end and report the rate"},
+        {"due", 1, "N",
+         "N ExecutionDue on <prefix>.executions.<queue>.<tier>"},
+        {"tier", 1, "high|normal", "--due: the tier (normal)"},
+        {"task", 1, "T", "--due: the task (noop)"},
+        {"timeout-ms", 1, "MS", "--due: the execution's timeout (60000)"},
+        {"pipe", 1, "FROM TO",
+         "consume FROM (read_committed), produce each record to TO"},
         {"quiet", 0, NULL, "no progress lines on stderr"},
         {"help", 0, NULL, "this text"},
 };
@@ -103,7 +126,8 @@ static const lg_opt_t lg_opts[] = {
 static void lg_usage(FILE *fp) {
         fprintf(fp, "usage: klok-loadgen [options]\n"
                     "  Produces CreateJob commands (default), opaque records "
-                    "(--raw) or reads a topic (--read);\n"
+                    "(--raw),\n  ExecutionDue records (--due), reads a "
+                    "topic (--read) or pipes one into another (--pipe);\n"
                     "  prints one JSON line: mode, count, seconds, "
                     "records_per_s, bytes.\n");
         for (size_t i = 0; i < LG_NOPTS; i++) {
@@ -146,6 +170,8 @@ static int lg_parse(lg_conf_t *c, int argc, char **argv) {
                          .tenant = "bench",
                          .queue = "bench",
                          .compression = "lz4",
+                         .task = "noop",
+                         .timeout_ms = 60000,
                          .count = 1000000,
                          .due_start_ms = now + LG_DAY_MS,
                          .due_spread_ms = LG_DAY_MS,
@@ -193,12 +219,38 @@ static int lg_parse(lg_conf_t *c, int argc, char **argv) {
                 else if (!strcmp(name, "read")) {
                         c->mode = LG_READ;
                         c->read_topic = a;
+                } else if (!strcmp(name, "due")) {
+                        c->mode = LG_DUE;
+                        c->count = lg_int(name, a, 1, INT64_MAX / 2);
+                } else if (!strcmp(name, "tier")) {
+                        if (strcmp(a, "high") && strcmp(a, "normal")) {
+                                fprintf(stderr, "klok-loadgen: --tier: high "
+                                                "or normal, got \"%s\"\n",
+                                        a);
+                                return 2;
+                        }
+                        c->high = !strcmp(a, "high");
+                } else if (!strcmp(name, "task"))
+                        c->task = a;
+                else if (!strcmp(name, "timeout-ms"))
+                        c->timeout_ms = lg_int(name, a, 1, INT64_MAX / 4);
+                else if (!strcmp(name, "pipe")) {
+                        c->mode = LG_PIPE;
+                        c->read_topic = a;
                 } else if (!strcmp(name, "quiet"))
                         c->quiet = true;
                 else {
                         lg_usage(stdout);
                         exit(0);
                 }
+        }
+        /* --pipe FROM TO: TO is the one argument left (getopt_long moves
+         * it behind the options). */
+        if (c->mode == LG_PIPE && optind < argc)
+                c->pipe_to = argv[optind++];
+        if (c->mode == LG_PIPE && !c->pipe_to) {
+                fprintf(stderr, "klok-loadgen: --pipe FROM TO: no TO\n");
+                return 2;
         }
         if (optind < argc) {
                 fprintf(stderr, "klok-loadgen: unexpected argument \"%s\"\n",
@@ -252,6 +304,48 @@ static int lg_create_job(const lg_conf_t *c, const sched_codec_t *codec,
             sched_codec_encode(codec, &ev, valp, vlenp, errstr,
                                sizeof(errstr))) {
                 fprintf(stderr, "klok-loadgen: encode job %" PRId64 ": %s\n",
+                        n, errstr);
+                sched_event_clear(&ev);
+                return -1;
+        }
+        memcpy(key, ev.job_id, SCHED_ID_MAX);
+        sched_event_clear(&ev);
+        return 0;
+}
+
+/* The ExecutionDue of job number n, encoded; key = job id.  Built as the
+ * timer's emit_fire() builds one: execution id "<job_id>:<scheduled_ms>:1",
+ * attempt 1, parameters "{}".  The job id "<job-prefix><tier>-<n>" names
+ * the tier, so that status events say which tier a start was.  *valp is
+ * malloc'd. */
+static int lg_execution_due(const lg_conf_t *c, const sched_codec_t *codec,
+                            int64_t n, char key[SCHED_ID_MAX], void **valp,
+                            size_t *vlenp) {
+        sched_event_t ev;
+        char errstr[256];
+        int64_t now = sched_now_ms();
+
+        sched_event_init(&ev, SCHED_EV_EXECUTION_DUE);
+        snprintf(ev.job_id, sizeof(ev.job_id), "%s%s-%" PRId64,
+                 c->job_prefix ? c->job_prefix : "due-",
+                 c->high ? "high" : "normal", n);
+        char uuid[SCHED_UUID_STR_MAX];
+        sched_uuid_v7(uuid, now);
+        memcpy(ev.event_id, uuid, sizeof(uuid));
+        snprintf(ev.tenant, sizeof(ev.tenant), "%s", c->tenant);
+        ev.ts_ms = now;
+        sched_exec_due_t *due = &ev.u.due;
+        sched_execution_id(due->execution_id, ev.job_id, now, 1);
+        due->attempt = 1;
+        due->scheduled_ms = now;
+        snprintf(due->task, sizeof(due->task), "%s", c->task);
+        snprintf(due->queue, sizeof(due->queue), "%s", c->queue);
+        due->priority = c->high ? SCHED_PRIO_HIGH : SCHED_PRIO_NORMAL;
+        due->timeout_ms = c->timeout_ms;
+        if (sched_event_set_str(&due->parameters, "{}", SCHED_PARAMS_MAX) ||
+            sched_codec_encode(codec, &ev, valp, vlenp, errstr,
+                               sizeof(errstr))) {
+                fprintf(stderr, "klok-loadgen: encode due %" PRId64 ": %s\n",
                         n, errstr);
                 sched_event_clear(&ev);
                 return -1;
@@ -375,8 +469,12 @@ static int lg_produce(const lg_conf_t *c, const sched_codec_t *codec) {
         lg_rec_t *pool = NULL;
         size_t npool = 0;
         int rc = 1;
-        sched_topic(topic, sizeof(topic), c->prefix,
-                    c->mode == LG_RAW ? "bench-raw" : "commands");
+        if (c->mode == LG_DUE)
+                sched_topic_executions(topic, sizeof(topic), c->prefix,
+                                       c->queue, c->high);
+        else
+                sched_topic(topic, sizeof(topic), c->prefix,
+                            c->mode == LG_RAW ? "bench-raw" : "commands");
         rd_kafka_t *rk = lg_producer(c, &st);
         if (!rk)
                 return 1;
@@ -420,8 +518,9 @@ static int lg_produce(const lg_conf_t *c, const sched_codec_t *codec) {
                         char key[SCHED_ID_MAX];
                         void *val;
                         size_t vlen;
-                        if (lg_create_job(c, codec, c->seed + i, key, &val,
-                                          &vlen))
+                        if ((c->mode == LG_DUE ? lg_execution_due
+                                               : lg_create_job)(
+                                    c, codec, c->seed + i, key, &val, &vlen))
                                 goto out;
                         int32_t p = sched_partition_of(key, strlen(key),
                                                        nparts);
@@ -451,7 +550,10 @@ static int lg_produce(const lg_conf_t *c, const sched_codec_t *codec) {
                ",\"seconds\":%.3f,\"records_per_s\":%.0f,\"bytes\":%" PRId64
                ",\"record_bytes\":%.1f,\"partitions\":%d,"
                "\"compression\":\"%s\",\"linger_ms\":%d,\"batch_bytes\":%d}\n",
-               c->mode == LG_RAW ? "raw" : "commands", topic, c->count, s,
+               c->mode == LG_RAW   ? "raw"
+               : c->mode == LG_DUE ? "due"
+                                   : "commands",
+               topic, c->count, s,
                (double)c->count / s, bytes, (double)bytes / (double)c->count,
                (int)nparts, c->compression, c->linger_ms, c->batch_bytes);
         rc = 0;
@@ -469,13 +571,57 @@ out:
 
 /* --- Reading ------------------------------------------------------------- */
 
-/* Read the topic from the beginning to the end offsets it had at start,
- * with the timer's consumer settings (read_committed, fetch.wait.max.ms
- * 10, one rd_kafka_consumer_poll per record). */
-static int lg_read(const lg_conf_t *c) {
+/* The partitions of topic being read to the end they have now: *endp[p]
+ * their high watermarks, *donep[p] those already read (empty), *leftp the
+ * others, *wantp the records between.  Assigns them all from the
+ * beginning.  The arrays are malloc'd, also on failure. */
+static int lg_assign_all(const lg_conf_t *c, rd_kafka_t *rk,
+                         const char *topic, int32_t *npartsp, int64_t **endp,
+                         bool **donep, int32_t *leftp, int64_t *wantp) {
+        int32_t nparts = lg_partitions(c, rk, topic);
+        if (nparts <= 0 ||
+            !(*endp = calloc((size_t)nparts, sizeof(**endp))) ||
+            !(*donep = calloc((size_t)nparts, sizeof(**donep))))
+                return -1;
+        int64_t *end = *endp;
+        bool *done = *donep;
+        rd_kafka_topic_partition_list_t *parts =
+                rd_kafka_topic_partition_list_new(nparts);
+        *npartsp = nparts;
+        *leftp = 0;
+        *wantp = 0;
+        for (int32_t p = 0; p < nparts; p++) {
+                int64_t lo = 0, hi = 0;
+                rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+                        rk, topic, p, &lo, &hi, 10000);
+                if (err) {
+                        fprintf(stderr, "klok-loadgen: watermarks of %s [%d]: "
+                                        "%s\n",
+                                topic, (int)p, rd_kafka_err2str(err));
+                        rd_kafka_topic_partition_list_destroy(parts);
+                        return -1;
+                }
+                end[p] = hi;
+                done[p] = hi <= lo;
+                *leftp += !done[p];
+                *wantp += hi - lo;
+                rd_kafka_topic_partition_list_add(parts, topic, p)->offset =
+                        RD_KAFKA_OFFSET_BEGINNING;
+        }
+        rd_kafka_resp_err_t aerr = rd_kafka_assign(rk, parts);
+        rd_kafka_topic_partition_list_destroy(parts);
+        if (aerr) {
+                fprintf(stderr, "klok-loadgen: assign: %s\n",
+                        rd_kafka_err2str(aerr));
+                return -1;
+        }
+        return 0;
+}
+
+/* A consumer with extra settings (NULL-terminated pairs); NULL after
+ * saying why on stderr. */
+static rd_kafka_t *lg_consumer(const lg_conf_t *c, const char **extra) {
         char errstr[512];
-        const char *topic = c->read_topic;
-        const char *extra[] = {"fetch.wait.max.ms", "10", NULL};
         rd_kafka_conf_t *conf = sched_kafka_conf(c->bootstrap, "klok-loadgen",
                                                  extra, errstr,
                                                  sizeof(errstr));
@@ -487,47 +633,47 @@ static int lg_read(const lg_conf_t *c) {
                 if (conf)
                         rd_kafka_conf_destroy(conf);
                 fprintf(stderr, "klok-loadgen: consumer: %s\n", errstr);
-                return 1;
         }
-        int rc = 1;
-        int64_t *end = NULL;
-        bool *done = NULL;
-        int32_t nparts = lg_partitions(c, rk, topic);
-        if (nparts <= 0 || !(end = calloc((size_t)nparts, sizeof(*end))) ||
-            !(done = calloc((size_t)nparts, sizeof(*done))))
-                goto out;
+        return rk;
+}
 
-        rd_kafka_topic_partition_list_t *parts =
-                rd_kafka_topic_partition_list_new(nparts);
-        int32_t left = 0;
-        int64_t want = 0;
-        for (int32_t p = 0; p < nparts; p++) {
-                int64_t lo = 0, hi = 0;
-                rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-                        rk, topic, p, &lo, &hi, 10000);
-                if (err) {
-                        fprintf(stderr, "klok-loadgen: watermarks of %s [%d]: "
-                                        "%s\n",
-                                topic, (int)p, rd_kafka_err2str(err));
-                        rd_kafka_topic_partition_list_destroy(parts);
-                        goto out;
-                }
-                end[p] = hi;
-                done[p] = hi <= lo;
-                left += !done[p];
-                want += hi - lo;
-                rd_kafka_topic_partition_list_add(parts, topic, p)->offset =
-                        RD_KAFKA_OFFSET_BEGINNING;
+/* Account for one consumed message (record, EOF or error) of a read to
+ * the ends in end[]: *leftp drops when a partition reaches its end.
+ * Returns true for a record to use. */
+static bool lg_consumed(const rd_kafka_message_t *rkm, int32_t nparts,
+                        const int64_t *end, bool *done, int32_t *leftp) {
+        int32_t p = rkm->partition;
+        bool ours = p >= 0 && p < nparts;
+        if (rkm->err && rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                fprintf(stderr, "klok-loadgen: consumer: %s\n",
+                        rd_kafka_message_errstr(rkm));
+        /* EOF or the last record: past transaction markers the offset may
+         * jump, so >= rather than ==. */
+        int64_t next = rkm->err ? rkm->offset : rkm->offset + 1;
+        if (ours && !done[p] && next >= end[p]) {
+                done[p] = true;
+                (*leftp)--;
         }
+        return !rkm->err;
+}
+
+/* Read the topic from the beginning to the end offsets it had at start,
+ * with the timer's consumer settings (read_committed, fetch.wait.max.ms
+ * 10, one rd_kafka_consumer_poll per record). */
+static int lg_read(const lg_conf_t *c) {
+        const char *topic = c->read_topic;
+        const char *extra[] = {"fetch.wait.max.ms", "10", NULL};
+        rd_kafka_t *rk = lg_consumer(c, extra);
+        if (!rk)
+                return 1;
+        int rc = 1;
+        int64_t *end = NULL, want = 0;
+        bool *done = NULL;
+        int32_t nparts = 0, left = 0;
+        if (lg_assign_all(c, rk, topic, &nparts, &end, &done, &left, &want))
+                goto out;
         int64_t t0 = sched_now_us(), n = 0, bytes = 0;
         int64_t last_ms = sched_mono_ms();
-        rd_kafka_resp_err_t aerr = rd_kafka_assign(rk, parts);
-        rd_kafka_topic_partition_list_destroy(parts);
-        if (aerr) {
-                fprintf(stderr, "klok-loadgen: assign: %s\n",
-                        rd_kafka_err2str(aerr));
-                goto out;
-        }
         while (left > 0) {
                 rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rk, 1000);
                 if (!rkm) {
@@ -541,22 +687,10 @@ static int lg_read(const lg_conf_t *c) {
                         continue;
                 }
                 last_ms = sched_mono_ms();
-                int32_t p = rkm->partition;
-                bool ours = p >= 0 && p < nparts;
-                if (rkm->err && rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                        fprintf(stderr, "klok-loadgen: consumer: %s\n",
-                                rd_kafka_message_errstr(rkm));
-                else if (!rkm->err) {
+                if (lg_consumed(rkm, nparts, end, done, &left)) {
                         n++;
                         bytes += (int64_t)(rkm->key_len + rkm->len);
                         lg_progress(c, n, t0);
-                }
-                /* EOF or the last record: past transaction markers the
-                 * offset may jump, so >= rather than ==. */
-                int64_t next = rkm->err ? rkm->offset : rkm->offset + 1;
-                if (ours && !done[p] && next >= end[p]) {
-                        done[p] = true;
-                        left--;
                 }
                 rd_kafka_message_destroy(rkm);
         }
@@ -574,6 +708,111 @@ out:
         return rc;
 }
 
+/* --- Piping --------------------------------------------------------------- */
+
+/* Every record topic FROM had at start, consumed with the executor's
+ * consumer settings (read_committed, fetch.wait.max.ms 10,
+ * queued.max.messages.kbytes 4096) and produced, key and value, to the same
+ * partition number of TO (modulo its count) by klok's producer
+ * (idempotent, acks=all); timed from the assignment until the last one is
+ * acknowledged.  This is all an executor's no-op task could cost the
+ * broker: one record in, one record out. */
+static int lg_pipe(const lg_conf_t *c) {
+        const char *from = c->read_topic, *to = c->pipe_to;
+        const char *extra[] = {"fetch.wait.max.ms", "10",
+                               "queued.max.messages.kbytes", "4096", NULL};
+        lg_stats_t st = {0};
+        rd_kafka_t *rk = lg_consumer(c, extra);
+        if (!rk)
+                return 1;
+        rd_kafka_t *prod = lg_producer(c, &st);
+        int rc = 1;
+        int64_t *end = NULL, want = 0;
+        bool *done = NULL;
+        int32_t nparts = 0, left = 0, nto = 0;
+        if (!prod || (nto = sched_kafka_partition_count(prod, to, 10000)) <= 0) {
+                if (prod)
+                        fprintf(stderr, "klok-loadgen: no metadata for topic "
+                                        "%s (does it exist?)\n",
+                                to);
+                goto out;
+        }
+        if (lg_assign_all(c, rk, from, &nparts, &end, &done, &left, &want))
+                goto out;
+        int64_t t0 = sched_now_us(), n = 0, bytes = 0;
+        int64_t last_ms = sched_mono_ms();
+        while (left > 0) {
+                rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rk, 100);
+                rd_kafka_poll(prod, 0);
+                if (!rkm) {
+                        if (sched_mono_ms() - last_ms > LG_READ_STALL_MS) {
+                                fprintf(stderr,
+                                        "klok-loadgen: nothing read for %d "
+                                        "s; %" PRId64 " of %" PRId64 "\n",
+                                        LG_READ_STALL_MS / 1000, n, want);
+                                goto out;
+                        }
+                        continue;
+                }
+                last_ms = sched_mono_ms();
+                if (lg_consumed(rkm, nparts, end, done, &left)) {
+                        rd_kafka_resp_err_t err;
+                        while ((err = rd_kafka_producev(
+                                        prod, RD_KAFKA_V_TOPIC(to),
+                                        RD_KAFKA_V_PARTITION(rkm->partition %
+                                                             nto),
+                                        RD_KAFKA_V_KEY(rkm->key, rkm->key_len),
+                                        RD_KAFKA_V_VALUE(rkm->payload,
+                                                         rkm->len),
+                                        RD_KAFKA_V_MSGFLAGS(
+                                                RD_KAFKA_MSG_F_COPY),
+                                        RD_KAFKA_V_END)) ==
+                               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                rd_kafka_poll(prod, 10);
+                        if (err) {
+                                fprintf(stderr, "klok-loadgen: produce: %s\n",
+                                        rd_kafka_err2str(err));
+                                rd_kafka_message_destroy(rkm);
+                                goto out;
+                        }
+                        n++;
+                        bytes += (int64_t)(rkm->key_len + rkm->len);
+                        lg_progress(c, n, t0);
+                }
+                rd_kafka_message_destroy(rkm);
+        }
+        while (rd_kafka_outq_len(prod) > 0 && !st.failed)
+                rd_kafka_flush(prod, 1000);
+        double s = (double)(sched_now_us() - t0) / 1e6;
+        if (st.failed || st.acked != n) {
+                fprintf(stderr, "klok-loadgen: %" PRId64 " of %" PRId64
+                                " records acknowledged, %" PRId64
+                                " failed (first: %s)\n",
+                        st.acked, n, st.failed,
+                        rd_kafka_err2str(st.first_err));
+                goto out;
+        }
+        printf("{\"mode\":\"pipe\",\"from\":\"%s\",\"to\":\"%s\",\"count\":%"
+               PRId64 ",\"seconds\":%.3f,\"records_per_s\":%.0f,\"bytes\":%"
+               PRId64 ",\"partitions\":%d,\"compression\":\"%s\","
+               "\"linger_ms\":%d}\n",
+               from, to, n, s, s > 0 ? (double)n / s : 0.0, bytes,
+               (int)nparts, c->compression, c->linger_ms);
+        rc = 0;
+out:
+        if (prod) {
+                if (rc)
+                        rd_kafka_purge(prod, RD_KAFKA_PURGE_F_QUEUE |
+                                                     RD_KAFKA_PURGE_F_INFLIGHT);
+                rd_kafka_destroy(prod);
+        }
+        free(end);
+        free(done);
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        return rc;
+}
+
 int main(int argc, char **argv) {
         lg_conf_t c;
         char errstr[512];
@@ -582,6 +821,8 @@ int main(int argc, char **argv) {
                 return rc;
         if (c.mode == LG_READ)
                 return lg_read(&c);
+        if (c.mode == LG_PIPE)
+                return lg_pipe(&c);
         sched_codec_t *codec = sched_codec_new(c.schemas_dir, errstr,
                                                sizeof(errstr));
         if (!codec) {
