@@ -54,6 +54,8 @@ typedef struct exe_job_s {
         sched_event_t ev; /* decoded ExecutionDue; type 0 = undecodable */
         bool high;        /* from the queue's high-priority topic */
         bool done;        /* outcome acknowledged (or nothing to run) */
+        char outcome;     /* 'S' / 'F' once run; 0: nothing was run */
+        bool recorded;    /* its id is in the completed-ids batch */
         /* Under exe->lock: set by its worker while the task runs. */
         bool running;
         int64_t started_ms; /* wall clock, at STARTED */
