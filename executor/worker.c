@@ -128,7 +128,8 @@ static rd_kafka_resp_err_t report(exe_t *exe, exe_job_t *job,
 void exe_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque) {
         exe_job_t *job = rkm->_private;
         if (rkm->err)
-                sched_warn("executor", "status delivery: %s",
+                sched_warn("executor", "delivery to %s: %s",
+                           rd_kafka_topic_name(rkm->rkt),
                            rd_kafka_err2str(rkm->err));
         if (!job)
                 return;
