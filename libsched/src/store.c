@@ -80,14 +80,8 @@ sched_store_t *sched_store_open(const char *path, char *errstr,
         rocksdb_options_set_create_missing_column_families(store->opts, 1);
         rocksdb_options_increase_parallelism(store->opts, 2);
         rocksdb_options_set_max_background_jobs(store->opts, 2);
-        /* Levels 0 and 1 are rewritten soon (and flushes are on the
-         * intake's critical path for CPU): left uncompressed; the rest
-         * LZ4. */
-        int per_level[7] = {rocksdb_no_compression, rocksdb_no_compression,
-                            rocksdb_lz4_compression, rocksdb_lz4_compression,
-                            rocksdb_lz4_compression, rocksdb_lz4_compression,
-                            rocksdb_lz4_compression};
-        rocksdb_options_set_compression_per_level(store->opts, per_level, 7);
+        rocksdb_options_set_compression(store->opts,
+                                        rocksdb_lz4_compression);
         store->cache = rocksdb_cache_create_lru(STORE_BLOCK_CACHE_BYTES);
         store->table = rocksdb_block_based_options_create();
         rocksdb_block_based_options_set_block_cache(store->table,
