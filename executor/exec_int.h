@@ -56,6 +56,12 @@ typedef struct exe_job_s {
         bool done;        /* outcome acknowledged (or nothing to run) */
         char outcome;     /* 'S' / 'F' once run; 0: nothing was run */
         bool recorded;    /* its id is in the completed-ids batch */
+        /* The outcome event while Kafka has it (under dr_lock): its
+         * delivery report marks the job done, so the worker goes on to
+         * the next task meanwhile; the copy is for a re-send. */
+        bool outcome_pending;
+        void *outcome_buf;
+        size_t outcome_len;
         /* Under exe->lock: set by its worker while the task runs. */
         bool running;
         int64_t started_ms; /* wall clock, at STARTED */

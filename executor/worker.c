@@ -39,12 +39,13 @@ static int64_t visibility_deadline(const exe_t *exe, const exe_job_t *job,
         return lease < last ? lease : last;
 }
 
-/* Produce a status event for job; with wait, block until delivered.
- * STARTED, HEARTBEAT and PROGRESS carry a visibility deadline; PROGRESS
- * its percentage and message (in res->exit_code and res->message). */
-static rd_kafka_resp_err_t report(exe_t *exe, exe_job_t *job,
-                                  sched_status_t status,
-                                  const exe_result_t *res, bool wait) {
+/* Encode a status event of job.  STARTED, HEARTBEAT and PROGRESS carry a
+ * visibility deadline; PROGRESS its percentage and message (in
+ * res->exit_code and res->message). */
+static rd_kafka_resp_err_t status_encode(exe_t *exe, exe_job_t *job,
+                                         sched_status_t status,
+                                         const exe_result_t *res,
+                                         void **bufp, size_t *lenp) {
         const sched_event_t *due = &job->ev;
         sched_event_t ev;
         sched_event_init(&ev, SCHED_EV_STATUS);
@@ -84,10 +85,8 @@ static rd_kafka_resp_err_t report(exe_t *exe, exe_job_t *job,
                         sched_event_set_str(&ev.u.status.output, res->output,
                                             SCHED_OUTPUT_MAX);
         }
-        void *buf;
-        size_t len;
         char errstr[256];
-        sched_err_t err = sched_codec_encode(exe->codec, &ev, &buf, &len,
+        sched_err_t err = sched_codec_encode(exe->codec, &ev, bufp, lenp,
                                              errstr, sizeof(errstr));
         sched_event_clear(&ev);
         if (err) {
@@ -95,22 +94,43 @@ static rd_kafka_resp_err_t report(exe_t *exe, exe_job_t *job,
                             due->job_id, errstr);
                 return RD_KAFKA_RESP_ERR__BAD_MSG;
         }
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* Produce, waiting while the producer's queue is full. */
+static rd_kafka_resp_err_t produce(exe_t *exe, exe_job_t *job, void *buf,
+                                   size_t len, int flags, void *opaque) {
+        rd_kafka_resp_err_t kerr;
+        do {
+                kerr = rd_kafka_producev(
+                        exe->producer, RD_KAFKA_V_TOPIC(exe->t_status),
+                        RD_KAFKA_V_KEY(job->ev.job_id,
+                                       strlen(job->ev.job_id)),
+                        RD_KAFKA_V_VALUE(buf, len), RD_KAFKA_V_MSGFLAGS(flags),
+                        RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+                if (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        rd_kafka_poll(exe->producer, 100); /* backpressure */
+        } while (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+        return kerr;
+}
+
+/* Produce a status event for job; with wait, block until delivered. */
+static rd_kafka_resp_err_t report(exe_t *exe, exe_job_t *job,
+                                  sched_status_t status,
+                                  const exe_result_t *res, bool wait) {
+        void *buf;
+        size_t len;
+        rd_kafka_resp_err_t kerr = status_encode(exe, job, status, res, &buf,
+                                                 &len);
+        if (kerr)
+                return kerr;
         if (wait) {
                 pthread_mutex_lock(&job->dr_lock);
                 job->dr_done = false;
                 pthread_mutex_unlock(&job->dr_lock);
         }
-        rd_kafka_resp_err_t kerr;
-        do {
-                kerr = rd_kafka_producev(
-                        exe->producer, RD_KAFKA_V_TOPIC(exe->t_status),
-                        RD_KAFKA_V_KEY(due->job_id, strlen(due->job_id)),
-                        RD_KAFKA_V_VALUE(buf, len),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-                        RD_KAFKA_V_OPAQUE(wait ? job : NULL), RD_KAFKA_V_END);
-                if (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                        rd_kafka_poll(exe->producer, 100); /* backpressure */
-        } while (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+        kerr = produce(exe, job, buf, len, RD_KAFKA_MSG_F_FREE,
+                       wait ? job : NULL);
         if (kerr) {
                 free(buf);
                 return kerr;
@@ -125,8 +145,19 @@ static rd_kafka_resp_err_t report(exe_t *exe, exe_job_t *job,
         return kerr;
 }
 
+/* A job whose outcome Kafka acknowledged (or that has nothing to wait
+ * for): its offset may be committed. */
+static void job_finished(exe_t *exe, exe_job_t *job) {
+        pthread_mutex_lock(&exe->lock);
+        job->done = true;
+        exe->busy--;
+        pthread_mutex_unlock(&exe->lock);
+}
+
 void exe_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque) {
+        exe_t *exe = opaque;
         exe_job_t *job = rkm->_private;
+        (void)rk;
         if (rkm->err)
                 sched_warn("executor", "delivery to %s: %s",
                            rd_kafka_topic_name(rkm->rkt),
@@ -134,13 +165,41 @@ void exe_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque) {
         if (!job)
                 return;
         pthread_mutex_lock(&job->dr_lock);
-        job->dr_err = rkm->err;
-        job->dr_done = true;
-        pthread_cond_signal(&job->dr_cond);
+        if (!job->outcome_pending) { /* someone waits for this one */
+                job->dr_err = rkm->err;
+                job->dr_done = true;
+                pthread_cond_signal(&job->dr_cond);
+                pthread_mutex_unlock(&job->dr_lock);
+                return;
+        }
         pthread_mutex_unlock(&job->dr_lock);
+        /* The job's outcome.  Not delivered (after librdkafka's own
+         * retries): send it again; the offset waits for it. */
+        if (rkm->err &&
+            rd_kafka_producev(exe->producer, RD_KAFKA_V_TOPIC(exe->t_status),
+                              RD_KAFKA_V_KEY(job->ev.job_id,
+                                             strlen(job->ev.job_id)),
+                              RD_KAFKA_V_VALUE(job->outcome_buf,
+                                               job->outcome_len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_OPAQUE(job),
+                              RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR_NO_ERROR)
+                return; /* no waiting here: this is the poll thread */
+        if (rkm->err)
+                sched_error("executor", "outcome of %s lost (the timer's "
+                                        "visibility deadline will retry it)",
+                            job->ev.u.due.execution_id);
+        pthread_mutex_lock(&job->dr_lock);
+        job->outcome_pending = false;
+        free(job->outcome_buf);
+        job->outcome_buf = NULL;
+        pthread_mutex_unlock(&job->dr_lock);
+        job_finished(exe, job);
 }
 
-static void run_job(exe_t *exe, exe_job_t *job) {
+/* Run one job and hand its outcome to Kafka; returns whether the
+ * outcome's delivery is pending (it then finishes the job). */
+static bool run_job(exe_t *exe, exe_job_t *job) {
         exe_result_t res;
         int64_t started = sched_mono_ms();
         const exe_task_t *task = exe_task_find(&exe->conf, job->ev.u.due.task);
@@ -165,31 +224,56 @@ static void run_job(exe_t *exe, exe_job_t *job) {
         job->running = false;
         exe->running--;
         pthread_mutex_unlock(&exe->lock);
-        /* The outcome must be acknowledged before the offset may move. */
-        rd_kafka_resp_err_t err;
-        while ((err = report(exe, job,
-                             res.ok ? SCHED_STATUS_SUCCEEDED
-                                    : SCHED_STATUS_FAILED,
-                             &res, true)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-                sched_warn("executor", "outcome of %s not delivered (%s); "
-                                       "retrying",
-                           job->ev.u.due.execution_id, rd_kafka_err2str(err));
-                if (err == RD_KAFKA_RESP_ERR__BAD_MSG)
-                        break;
-        }
-        sched_debug("executor", "%s %s (%s)", job->ev.u.due.execution_id,
-                    res.ok ? "succeeded" : "failed", res.message);
-        free(res.output);
         /* The id is remembered as completed (so that a re-delivery after
          * a rebalance or a crash does not run it again) by the main thread,
          * many at a time, before any offset past it is committed: one
          * RocksDB write per execution from every worker at once was a
          * third of the executor's time. */
         job->outcome = res.ok ? 'S' : 'F';
+        /* The outcome must be acknowledged before the offset may move: its
+         * delivery report marks the job done (exe_dr_cb), and this worker
+         * goes on with the next task meanwhile. */
+        void *buf;
+        size_t len;
+        bool pending = false;
+        rd_kafka_resp_err_t enc = status_encode(
+                exe, job, res.ok ? SCHED_STATUS_SUCCEEDED : SCHED_STATUS_FAILED,
+                &res, &buf, &len);
+        sched_debug("executor", "%s %s (%s)", job->ev.u.due.execution_id,
+                    res.ok ? "succeeded" : "failed", res.message);
+        free(res.output);
         sched_metric_add(res.ok ? exe->m.succeeded : exe->m.failed, 1);
         sched_metric_observe(exe->m.run_ms,
                              (double)(sched_mono_ms() - started));
+        /* Once produced, the job is the delivery report's: it may be done
+         * and freed before produce() even returns — nothing below may
+         * touch it unless the produce failed. */
+        if (enc == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                pthread_mutex_lock(&job->dr_lock);
+                job->outcome_buf = buf;
+                job->outcome_len = len;
+                job->outcome_pending = true;
+                pthread_mutex_unlock(&job->dr_lock);
+                rd_kafka_resp_err_t err =
+                        produce(exe, job, buf, len, RD_KAFKA_MSG_F_COPY, job);
+                if (err) {
+                        sched_error("executor", "outcome of %s not sent: %s "
+                                                "(the timer's visibility "
+                                                "deadline will retry it)",
+                                    job->ev.u.due.execution_id,
+                                    rd_kafka_err2str(err));
+                        pthread_mutex_lock(&job->dr_lock);
+                        job->outcome_pending = false;
+                        pthread_mutex_unlock(&job->dr_lock);
+                        free(buf);
+                        job->outcome_buf = NULL;
+                } else {
+                        pending = true;
+                }
+        }
+        return pending;
 }
+
 
 /* The next job to start, under exe->lock: high first, except that while
  * both tiers wait, normal gets its minimum share of the starts. */
@@ -237,12 +321,8 @@ static void *worker_main(void *arg) {
                 }
                 pthread_mutex_unlock(&exe->lock);
 
-                run_job(exe, job);
-
-                pthread_mutex_lock(&exe->lock);
-                job->done = true;
-                exe->busy--;
-                pthread_mutex_unlock(&exe->lock);
+                if (!run_job(exe, job))
+                        job_finished(exe, job);
         }
 }
 
@@ -354,6 +434,7 @@ void exe_dispatch(exe_t *exe, exe_job_t *job) {
 }
 
 static void job_free(exe_job_t *job) {
+        free(job->outcome_buf); /* NULL once delivered */
         pthread_mutex_destroy(&job->dr_lock);
         pthread_cond_destroy(&job->dr_cond);
         if (job->ev.type)
