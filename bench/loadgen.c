@@ -657,6 +657,18 @@ static bool lg_consumed(const rd_kafka_message_t *rkm, int32_t nparts,
         return !rkm->err;
 }
 
+/* True (with a message) when nothing was read for LG_READ_STALL_MS since
+ * last_ms: the reader gives up instead of waiting forever. */
+static bool lg_stalled(int64_t last_ms, int64_t n, int64_t want) {
+        if (sched_mono_ms() - last_ms <= LG_READ_STALL_MS)
+                return false;
+        fprintf(stderr,
+                "klok-loadgen: nothing read for %d s; %" PRId64 " of %" PRId64
+                "\n",
+                LG_READ_STALL_MS / 1000, n, want);
+        return true;
+}
+
 /* Read the topic from the beginning to the end offsets it had at start,
  * with the timer's consumer settings (read_committed, fetch.wait.max.ms
  * 10, one rd_kafka_consumer_poll per record). */
@@ -677,13 +689,8 @@ static int lg_read(const lg_conf_t *c) {
         while (left > 0) {
                 rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rk, 1000);
                 if (!rkm) {
-                        if (sched_mono_ms() - last_ms > LG_READ_STALL_MS) {
-                                fprintf(stderr,
-                                        "klok-loadgen: nothing read for %d "
-                                        "s; %" PRId64 " of %" PRId64 "\n",
-                                        LG_READ_STALL_MS / 1000, n, want);
+                        if (lg_stalled(last_ms, n, want))
                                 goto out;
-                        }
                         continue;
                 }
                 last_ms = sched_mono_ms();
@@ -745,13 +752,8 @@ static int lg_pipe(const lg_conf_t *c) {
                 rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rk, 100);
                 rd_kafka_poll(prod, 0);
                 if (!rkm) {
-                        if (sched_mono_ms() - last_ms > LG_READ_STALL_MS) {
-                                fprintf(stderr,
-                                        "klok-loadgen: nothing read for %d "
-                                        "s; %" PRId64 " of %" PRId64 "\n",
-                                        LG_READ_STALL_MS / 1000, n, want);
+                        if (lg_stalled(last_ms, n, want))
                                 goto out;
-                        }
                         continue;
                 }
                 last_ms = sched_mono_ms();

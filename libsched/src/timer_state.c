@@ -844,6 +844,19 @@ static void pending_taken(sched_store_t *store, sched_batch_t *batch,
                 fire_clear(store, batch, job, eff);
 }
 
+/* The pending 'F' occurrence of a recurring job was handled (fired,
+ * skipped or buffered): its entry goes; returns whether it was the
+ * buffered occurrence (it stood for every occurrence up to now). */
+static bool take_pending(sched_store_t *store, sched_batch_t *batch,
+                         sched_timer_job_t *job, const sched_status_ev_t *st,
+                         sched_timer_effect_t *eff) {
+        bool folded = job->buffered_ms == st->scheduled_ms;
+        if (folded)
+                job->buffered_ms = SCHED_NONE;
+        pending_taken(store, batch, job, eff);
+        return folded;
+}
+
 /* FIRED of a recurring job: an occurrence (attempt 1, from 'F') starts a
  * chain — with overlap ALLOW it replaces one under way — and the next
  * occurrence is scheduled; a retry (from 'A') moves the chain on.  A job
@@ -868,12 +881,9 @@ static bool fired_recurring(sched_store_t *store, sched_batch_t *batch,
         }
         if (!is_pending(job, st))
                 return false;
-        bool folded = job->buffered_ms == st->scheduled_ms;
-        if (folded)
-                job->buffered_ms = SCHED_NONE;
+        bool folded = take_pending(store, batch, job, st, eff);
         if (job->chain != SCHED_CHAIN_IDLE)
                 chain_drop(store, batch, job, eff);
-        pending_taken(store, batch, job, eff);
         job->cur_occ_ms = st->scheduled_ms;
         job->cur_attempt = 1;
         job->chain = SCHED_CHAIN_FIRED;
@@ -891,16 +901,13 @@ static bool not_fired(sched_store_t *store, sched_batch_t *batch,
         const sched_status_ev_t *st = &ev->u.status;
         if (!recurring(job) || st->attempt != 1 || !is_pending(job, st))
                 return false;
-        bool folded = job->buffered_ms == st->scheduled_ms;
-        pending_taken(store, batch, job, eff);
+        bool folded = take_pending(store, batch, job, st, eff);
         if (st->status == SCHED_STATUS_BUFFERED) {
                 /* Fired when the chain ends — which it may have meanwhile. */
                 job->buffered_ms = st->scheduled_ms;
                 settle(store, batch, job, ev->ts_ms, eff);
                 return true;
         }
-        if (folded)
-                job->buffered_ms = SCHED_NONE;
         schedule_after(store, batch, job, st->scheduled_ms, ev->ts_ms, folded,
                        eff);
         return true;

@@ -73,6 +73,25 @@ def wait_until(what, deadline_s, fn, interval=0.2):
         time.sleep(interval)
 
 
+def wait_all_succeeded(job_ids, deadline_s):
+    """Wait until the view shows every job SUCCEEDED; fail at once if one ends otherwise."""
+    pending = set(job_ids)
+    with concurrent.futures.ThreadPoolExecutor(8) as getter:
+        def all_succeeded():
+            ids = list(pending)
+            for jid, st in zip(ids, getter.map(job_state, ids)):
+                if st == "SUCCEEDED":
+                    pending.discard(jid)
+                elif st in FINAL:
+                    raise Failure("job %s ended %s" % (jid, st))
+            return not pending
+        try:
+            wait_until("%d jobs to be SUCCEEDED in the view" % len(job_ids), deadline_s,
+                       all_succeeded, 1.0)
+        except Failure as e:
+            raise Failure("%s; %d still pending, e.g. %s" % (e, len(pending), sorted(pending)[:5]))
+
+
 def iso_ms(s):
     """RFC 3339 'YYYY-MM-DDTHH:MM:SS.mmmZ' to epoch ms."""
     import calendar
@@ -438,19 +457,7 @@ def test_thousand_jobs_fire_exactly_once_and_succeed():
     check(len(due_of) == n, "job ids are not unique")
     print("  accepted %d jobs over HTTP in %.2f s (%.0f/s)" % (n, accept_s, n / accept_s))
 
-    pending = set(due_of)
-    getter = concurrent.futures.ThreadPoolExecutor(8)
-
-    def all_succeeded():
-        ids = list(pending)
-        for jid, st in zip(ids, getter.map(job_state, ids)):
-            if st == "SUCCEEDED":
-                pending.discard(jid)
-            elif st in FINAL:
-                raise Failure("job %s ended %s" % (jid, st))
-        return not pending
-    wait_until("%d jobs to succeed" % n, 180, all_succeeded, 1.0)
-    getter.shutdown()
+    wait_all_succeeded(due_of, 180)
     print("  all %d SUCCEEDED in the view %.1f s after the last due time"
           % (n, time.time() - (start_ms + spread_ms) / 1000))
 

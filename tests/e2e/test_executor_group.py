@@ -23,7 +23,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_e2e import (BOOTSTRAP, BUILD_DIR, PORT_BASE, PREFIX, ROOT, RUN_DIR,  # noqa: E402
                       WIRE, check, executions, http, job_state, read_topic, run_tests,
-                      submit, wait_until)
+                      submit, wait_all_succeeded, wait_until)
 
 EXECUTOR_BIN = os.path.join(BUILD_DIR, "executor", "klok-executor")
 QUEUE = "grp"
@@ -188,13 +188,7 @@ def test_normal_tier_keeps_its_share_while_high_is_saturated():
                lambda: len(read_topic(topics, since, keys=set(tier_of))) >= 200, 0.5)
     ex = Executor(1).start()
     try:
-        pending = set(tier_of)
-
-        def all_done():
-            pending.difference_update([j for j in list(pending)
-                                       if job_state(j) == "SUCCEEDED"])
-            return not pending
-        wait_until("all 200 to succeed", 120, all_done, 1)
+        wait_all_succeeded(tier_of, 120)
     finally:
         check(ex.stop() == 0, "executor exit status")
     started = statuses(list(tier_of), since, {"STARTED"})

@@ -43,7 +43,7 @@ from confluent_kafka import Producer
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_e2e import (API, BOOTSTRAP, BUILD_DIR, FINAL, PORT_BASE, PREFIX, ROOT,  # noqa: E402
                       RUN_DIR, WIRE, Failure, check, http, job_state, read_topic, run_tests,
-                      submit, wait_until)
+                      submit, wait_all_succeeded, wait_until)
 
 TIMER_BIN = os.path.join(BUILD_DIR, "timer-service", "klok-timer")
 PARTITIONS = 4
@@ -246,24 +246,6 @@ def ensure_running(t):
 
 # --- reading and checking the topics -----------------------------------------------------------
 
-
-
-def wait_all_succeeded(due_of, deadline_s):
-    pending = set(due_of)
-    with concurrent.futures.ThreadPoolExecutor(8) as getter:
-        def all_succeeded():
-            ids = list(pending)
-            for jid, st in zip(ids, getter.map(job_state, ids)):
-                if st == "SUCCEEDED":
-                    pending.discard(jid)
-                elif st in FINAL:
-                    raise Failure("job %s ended %s" % (jid, st))
-            return not pending
-        try:
-            wait_until("%d jobs to be SUCCEEDED in the view" % len(due_of), deadline_s,
-                       all_succeeded, 1.0)
-        except Failure as e:
-            raise Failure("%s; %d still pending, e.g. %s" % (e, len(pending), sorted(pending)[:5]))
 
 
 def submit_spread(n, start_ms, spread_ms, tag):
