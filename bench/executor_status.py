@@ -5,6 +5,7 @@ Run through bench/executor; by hand:
   KLOK_BOOTSTRAP=127.0.0.1:26092 bench/executor_status.py stamp --since MS --want N
   KLOK_BOOTSTRAP=127.0.0.1:26092 bench/executor_status.py tiers --since MS --want N \
       --due-topic klok.executions.tiers.high
+  (arrivals: the same with --due-topic klok.executions.arrive.high)
 
 Reads <prefix>.status from the first record at or after --since (epoch ms) to the end it has
 when called (the executor of the run has stopped by then), and keeps the events of job ids
@@ -18,6 +19,9 @@ tiers: starts ordered by that µs clock; the normal tier's share of the starts m
        high work was still waiting (from the first high start to the last), and the wait of
        each high job = STARTED - the ExecutionDue record's timestamp (and - the first start of
        the run, i.e. net of the executor's own start-up).
+arrivals: high jobs produced one by one while a normal backlog keeps every slot busy; the
+       wait of each = STARTED - its record's time (when it arrived); valid only if normal
+       starts still follow the last high start (checked: exit 1 otherwise).
 """
 import argparse
 import os
@@ -142,15 +146,44 @@ def tiers(args):
                                                           len(starts) / span if span else 0))
 
 
+def arrivals(args):
+    evs = status_events(args.prefix, args.since)
+    starts = sorted(((us_of(e), e["job_id"].startswith("due-high-"), e)
+                     for e in evs if e["status"] == "STARTED"), key=lambda s: s[0])
+    if len(starts) < args.want:
+        sys.exit("executor_status: %d of %d starts" % (len(starts), args.want))
+    due_ts = {}
+    for ts, v in read_topic(args.due_topic, args.since):
+        _, rec = WIRE.decode(v)
+        due_ts[rec["execution_id"]] = ts
+    high = [s for s in starts if s[1]]
+    if not high or len(due_ts) < len(high):
+        sys.exit("executor_status: %d high starts, %d high records" % (len(high), len(due_ts)))
+    last_high = high[-1][0]
+    after = sum(1 for s in starts if not s[1] and s[0] > last_high)
+    # Saturated throughout: normal work was still waiting when the last high job started.
+    print("starts: %d (%d high, %d normal); normal starts after the last high start: %d%s"
+          % (len(starts), len(high), len(starts) - len(high), after,
+             "" if after else "  (NOT saturated to the end: the figure below is not valid)"))
+    waits = [s[0] / 1000.0 - due_ts[s[2]["execution_id"]] for s in high]
+    print("high wait while normal is saturated, arrival -> STARTED, %d jobs: p50 %.1f ms, "
+          "p99 %.1f ms, max %.1f ms" % (len(waits), pct(waits, 50), pct(waits, 99), max(waits)))
+    span = (starts[-1][0] - starts[0][0]) / 1e6
+    print("all %d starts within %.2f s: %.0f starts/s" % (len(starts), span,
+                                                          len(starts) / span if span else 0))
+    if not after:
+        sys.exit(1)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["stamp", "tiers"])
+    ap.add_argument("what", choices=["stamp", "tiers", "arrivals"])
     ap.add_argument("--prefix", default="klok")
     ap.add_argument("--since", type=int, required=True, help="epoch ms")
     ap.add_argument("--want", type=int, required=True)
     ap.add_argument("--due-topic")
     args = ap.parse_args()
-    (stamp if args.what == "stamp" else tiers)(args)
+    {"stamp": stamp, "tiers": tiers, "arrivals": arrivals}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ typedef struct lg_conf_s {
         const char *task;       /* --due */
         bool high;              /* --due: the high tier */
         int64_t timeout_ms;     /* --due */
+        int64_t rate;           /* records/s; 0 = as fast as it can */
         const char *job_prefix; /* NULL: fresh UUIDv7 job ids */
         const char *tenant;
         const char *queue;
@@ -114,6 +115,8 @@ static const lg_opt_t lg_opts[] = {
         {"tier", 1, "high|normal", "--due: the tier (normal)"},
         {"task", 1, "T", "--due: the task (noop)"},
         {"timeout-ms", 1, "MS", "--due: the execution's timeout (60000)"},
+        {"rate", 1, "R",
+         "produce R records/s, each at its instant (default: all at once)"},
         {"pipe", 1, "FROM TO",
          "consume FROM (read_committed), produce each record to TO"},
         {"quiet", 0, NULL, "no progress lines on stderr"},
@@ -234,6 +237,8 @@ static int lg_parse(lg_conf_t *c, int argc, char **argv) {
                         c->task = a;
                 else if (!strcmp(name, "timeout-ms"))
                         c->timeout_ms = lg_int(name, a, 1, INT64_MAX / 4);
+                else if (!strcmp(name, "rate"))
+                        c->rate = lg_int(name, a, 1, 10000000);
                 else if (!strcmp(name, "pipe")) {
                         c->mode = LG_PIPE;
                         c->read_topic = a;
@@ -508,6 +513,16 @@ static int lg_produce(const lg_conf_t *c, const sched_codec_t *codec) {
 
         int64_t bytes = 0, t0 = sched_now_us();
         for (int64_t i = 0; i < c->count; i++) {
+                /* --rate: record i leaves at t0 + i/rate (its timestamp
+                 * is its arrival time), delivery reports served while
+                 * waiting. */
+                int64_t wait_us;
+                while (c->rate &&
+                       (wait_us = t0 + i * 1000000 / c->rate -
+                                  sched_now_us()) > 0)
+                        rd_kafka_poll(rk, (int)(wait_us / 1000) + 1 > 100
+                                                  ? 100
+                                                  : (int)(wait_us / 1000));
                 if (pool) {
                         lg_rec_t *r = &pool[(size_t)i % npool];
                         if (lg_send(rk, topic, r->partition, r->key, r->val,

@@ -176,6 +176,8 @@ static int exe_start(exe_t *exe, char *errstr, size_t errstr_size) {
         if (!(exe->producer = sched_kafka_producer_new(conf, NULL, errstr,
                                                        errstr_size)))
                 return -1;
+        if (exe_kafka_sinks_start(exe, errstr, errstr_size))
+                return -1;
         /* A crashed executor's partitions move to the others after 10 s
          * (librdkafka's default is 45 s). */
         const char *cconf[] = {"fetch.wait.max.ms", "10",
@@ -396,6 +398,7 @@ int main(int argc, char **argv) {
         commit_done(&exe, true);
         rd_kafka_consumer_close(exe.consumer);
         rd_kafka_destroy(exe.consumer);
+        exe_kafka_sinks_stop(&exe);
         rd_kafka_destroy(exe.producer);
         sched_codec_destroy(exe.codec);
         sched_store_close(exe.store);

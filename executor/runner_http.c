@@ -12,7 +12,7 @@
  * timeout (CURLOPT_TIMEOUT_MS).  libcurl reads the usual proxy variables
  * (https_proxy, no_proxy) from the environment, as an operator expects.
  *
- * Outcome: 2xx succeeds; 5xx, 429, a timeout or a transport error is a
+ * Outcome: 2xx succeeds; 5xx, 408, 429, a timeout or a transport error is a
  * retryable failure; any other status is permanent, since sending the same
  * request again will get the same answer.  exit_code is the HTTP status,
  * -1 without one.  Messages name the status and the URL as the task shows
@@ -157,7 +157,7 @@ static void http_outcome(exe_result_t *res, long status, const char *method,
                 res->ok = true;
                 return;
         }
-        res->retryable = status >= 500 || status == 429;
+        res->retryable = status >= 500 || status == 429 || status == 408;
         snprintf(res->message, sizeof(res->message), "HTTP %ld from %s %s%s",
                  status, method, task->url_shown,
                  status >= 300 && status < 400 ? " (redirects are not followed)"

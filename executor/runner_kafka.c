@@ -10,13 +10,20 @@
  * it: its delivery report comes back through exe_dr_cb() (worker.c) like
  * the outcome events' do, to the job's dr_lock/dr_cond, which are free
  * while the task runs (the worker only uses them for the outcome, after
- * exe_run returns).  A delivery error is a retryable failure.
+ * exe_run returns).
  *
- * Runs on a worker thread; the delivery report arrives on the producer's
- * poller thread.  The wait is bounded by the producer's message.timeout.ms,
- * not by the execution's timeout: librdkafka reports every message,
- * delivered or not, but cannot take one back.  A topic that does not exist
- * fails after topic.metadata.propagation.max.ms (30 s).
+ * The wait is bounded by the task's delivery timeout: its topic handle's
+ * message.timeout.ms, the task's timeout_ms (EXE_KAFKA_TIMEOUT_MS if not
+ * set).  The job's own timeout does not shorten it: librdkafka cannot take
+ * back a record it was given, so giving up earlier would only report a
+ * failure for a record that may still arrive.  Tasks on the same topic
+ * share one handle, with the shortest of their timeouts.
+ *
+ * Outcome: acknowledged succeeds; a record the topic can never take (too
+ * large, invalid, not authorized) is a permanent failure; anything else —
+ * the timeout, an unknown topic, a broker down — is retryable.  A task
+ * holds its worker until the broker answered: the executor's concurrency
+ * counts executions in flight, whatever their kind.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +44,78 @@ static rd_kafka_headers_t *headers_new(const exe_task_t *task,
         return hdrs;
 }
 
+int64_t exe_kafka_timeout_ms(const exe_task_t *task) {
+        return task->timeout_ms > 0 ? task->timeout_ms : EXE_KAFKA_TIMEOUT_MS;
+}
+
+int exe_kafka_sinks_start(exe_t *exe, char *errstr, size_t errstr_size) {
+        for (int i = 0; i < exe->conf.ntasks; i++) {
+                exe_task_t *task = &exe->conf.tasks[i];
+                if (task->kind != EXE_KIND_KAFKA || task->sink)
+                        continue;
+                int64_t timeout = exe_kafka_timeout_ms(task);
+                for (int j = i + 1; j < exe->conf.ntasks; j++) {
+                        const exe_task_t *o = &exe->conf.tasks[j];
+                        if (o->kind == EXE_KIND_KAFKA &&
+                            !strcmp(o->topic, task->topic) &&
+                            exe_kafka_timeout_ms(o) < timeout)
+                                timeout = exe_kafka_timeout_ms(o);
+                }
+                char value[32];
+                snprintf(value, sizeof(value), "%lld", (long long)timeout);
+                rd_kafka_topic_conf_t *tconf = rd_kafka_topic_conf_new();
+                if (rd_kafka_topic_conf_set(tconf, "message.timeout.ms", value,
+                                            errstr, errstr_size) !=
+                    RD_KAFKA_CONF_OK) {
+                        rd_kafka_topic_conf_destroy(tconf);
+                        return -1;
+                }
+                rd_kafka_topic_t *rkt =
+                        rd_kafka_topic_new(exe->producer, task->topic, tconf);
+                if (!rkt) {
+                        snprintf(errstr, errstr_size, "task %s: topic %s: %s",
+                                 task->name, task->topic,
+                                 rd_kafka_err2str(rd_kafka_last_error()));
+                        return -1;
+                }
+                for (int j = i; j < exe->conf.ntasks; j++) {
+                        exe_task_t *o = &exe->conf.tasks[j];
+                        if (o->kind == EXE_KIND_KAFKA &&
+                            !strcmp(o->topic, task->topic))
+                                o->sink = rkt;
+                }
+        }
+        return 0;
+}
+
+void exe_kafka_sinks_stop(exe_t *exe) {
+        for (int i = 0; i < exe->conf.ntasks; i++) {
+                exe_task_t *task = &exe->conf.tasks[i];
+                if (!task->sink)
+                        continue;
+                rd_kafka_topic_t *rkt = task->sink;
+                for (int j = i; j < exe->conf.ntasks; j++)
+                        if (exe->conf.tasks[j].sink == rkt)
+                                exe->conf.tasks[j].sink = NULL;
+                rd_kafka_topic_destroy(rkt);
+        }
+}
+
+/* Errors after which the same record can never be written to the topic. */
+static bool permanent(rd_kafka_resp_err_t err) {
+        switch (err) {
+        case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+        case RD_KAFKA_RESP_ERR_INVALID_MSG:
+        case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+        case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION: /* an invalid topic name */
+                return true;
+        default:
+                return false;
+        }
+}
+
 /* Produce with job as the message's opaque and wait for its delivery
  * report; the error it carries. */
 static rd_kafka_resp_err_t produce_acked(exe_t *exe, exe_job_t *job,
@@ -52,7 +131,7 @@ static rd_kafka_resp_err_t produce_acked(exe_t *exe, exe_job_t *job,
                  * result is reported; headers are the message's on
                  * success only. */
                 err = rd_kafka_producev(
-                        exe->producer, RD_KAFKA_V_TOPIC(task->topic),
+                        exe->producer, RD_KAFKA_V_RKT((rd_kafka_topic_t *)task->sink),
                         RD_KAFKA_V_KEY(key, strlen(key)),
                         RD_KAFKA_V_VALUE((void *)value, strlen(value)),
                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -90,10 +169,17 @@ void exe_run_kafka(exe_t *exe, exe_job_t *job, const exe_task_t *task,
         rd_kafka_resp_err_t err = produce_acked(exe, job, task, key, params);
         free(key);
         if (err) {
+                bool perm = permanent(err);
                 snprintf(res->message, sizeof(res->message),
-                         "produce to %s failed: %s", task->topic,
+                         "produce to %s failed%s: %s", task->topic,
+                         err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT
+                                 ? " (not acknowledged within the task's "
+                                   "timeout)"
+                                 : perm ? " (the topic will never take this "
+                                          "record)"
+                                        : "",
                          rd_kafka_err2str(err));
-                res->retryable = true;
+                res->retryable = !perm;
                 return;
         }
         res->ok = true;

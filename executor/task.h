@@ -26,6 +26,7 @@
 #define EXE_URL_MAX 2048           /* bytes, without the NUL */
 #define EXE_TOPIC_MAX 249          /* Kafka's own limit on topic names */
 #define EXE_KEY_MAX 512            /* kafka key template, before expansion */
+#define EXE_KAFKA_TIMEOUT_MS 30000 /* a kafka task's delivery, by default */
 
 typedef enum exe_kind_e {
         EXE_KIND_EXEC = 1,
@@ -60,6 +61,7 @@ typedef struct exe_task_s {
         /* kafka */
         char *topic;
         char *key; /* template; NULL = "{job_id}" */
+        void *sink; /* its rd_kafka_topic_t, from exe_kafka_sinks_start() */
 } exe_task_t;
 
 /** Outcome of running one task. */
@@ -113,6 +115,13 @@ void exe_run_http(struct exe_s *exe, struct exe_job_s *job,
                   const exe_task_t *task, exe_result_t *res);
 
 /* runner_kafka.c */
+/** The kafka tasks' topic handles on exe's producer, whose delivery
+ *  timeout is the task's timeout_ms (EXE_KAFKA_TIMEOUT_MS if none); once
+ *  the producer exists, before any worker starts.  -1 with errstr. */
+int exe_kafka_sinks_start(struct exe_s *exe, char *errstr, size_t errstr_size);
+void exe_kafka_sinks_stop(struct exe_s *exe);
+/** A kafka task's delivery timeout, which bounds its executions. */
+int64_t exe_kafka_timeout_ms(const exe_task_t *task);
 void exe_run_kafka(struct exe_s *exe, struct exe_job_s *job,
                    const exe_task_t *task, exe_result_t *res);
 

@@ -2,7 +2,9 @@
  * task_registry.c — tasks registered by the operator in the config file:
  *
  *   task.<name>.kind       = exec | http | kafka
- *   task.<name>.timeout_ms = 30000         (caps the job's own timeout)
+ *   task.<name>.timeout_ms = 30000         (caps the job's own timeout;
+ *                                           kafka: the delivery timeout,
+ *                                           30 s if not set)
  *
  *   exec   task.<name>.argv    = ["/usr/bin/convert", "{execution_id}"]
  *          task.<name>.cwd     = /srv/work

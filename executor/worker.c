@@ -26,13 +26,16 @@ static void output_sanitize(char *s) {
 
 /* The visibility deadline to announce at now_ms for a job started at
  * started_ms: a lease of three heartbeat periods, so a dead executor is
- * noticed within seconds — but never past the kill deadline (the job's
- * timeout and the kill grace) plus the timer's grace. */
+ * noticed within seconds — but never past the kill deadline (the
+ * execution's timeout, a kafka task's delivery timeout, and the kill grace)
+ * plus the timer's grace. */
 static int64_t visibility_deadline(const exe_t *exe, const exe_job_t *job,
                                    int64_t started_ms, int64_t now_ms) {
-        int64_t timeout = job->ev.u.due.timeout_ms > 0
-                                  ? job->ev.u.due.timeout_ms
-                                  : 60000;
+        const exe_task_t *task = exe_task_find(&exe->conf, job->ev.u.due.task);
+        int64_t timeout = !task ? 0
+                          : task->kind == EXE_KIND_KAFKA
+                                  ? exe_kafka_timeout_ms(task)
+                                  : exe_run_timeout_ms(job, task);
         int64_t last = started_ms + timeout + exe->conf.kill_grace_ms +
                        SCHED_VISIBILITY_GRACE_MS;
         int64_t lease = now_ms + 3 * exe->conf.heartbeat_ms;

@@ -157,6 +157,13 @@ task.publish.headers = {"X-Klok-Test": "static"}
 task.publish-keyed.kind = kafka
 task.publish-keyed.topic = e2e.delayed
 task.publish-keyed.key = order-{job_id}-{attempt}
+# A topic that takes records of 300 bytes at most (the test creates it): a larger record is a
+# permanent failure.  A topic nobody creates: delivery gives up after the task's timeout.
+task.publish-tiny.kind = kafka
+task.publish-tiny.topic = e2e.tiny
+task.publish-nowhere.kind = kafka
+task.publish-nowhere.topic = e2e.nowhere
+task.publish-nowhere.timeout_ms = 1500
 EOF
     cat >"$run_dir/api.conf" <<EOF
 # klok-api configuration (written by scripts/lib/stack.sh)

@@ -8,7 +8,9 @@ started (scripts/lib/stack.sh registers the tasks):
   Idempotency-Key is the execution id; 2xx succeeds, 5xx and timeouts and refused connections
   are retried, other 4xx fail at once; messages never show a secret.
 - `kafka`: the publish* tasks produce the parameters to e2e.delayed (created here) at the due
-  time, keyed by job id or the task's key template, with the klok.* headers.
+  time, keyed by job id or the task's key template, with the klok.* headers; a record the
+  topic refuses (too large) fails at once; one never acknowledged (no such topic) fails,
+  retryable, after the task's delivery timeout.
 - A bad task config keeps the executor from starting, naming the task.
 
 Environment: KLOK_API, KLOK_BOOTSTRAP, KLOK_PORT_BASE (default: API port - 80), KLOK_BUILD_DIR
@@ -36,6 +38,8 @@ from test_e2e import (API, BOOTSTRAP, BUILD_DIR, PORT_BASE, ROOT, check,  # noqa
 HOOK_PORT = PORT_BASE + 70
 EXECUTOR_BIN = os.path.join(BUILD_DIR, "executor", "klok-executor")
 DELAYED_TOPIC = "e2e.delayed"  # task.publish*.topic in scripts/lib/stack.sh
+TINY_TOPIC = "e2e.tiny"          # task.publish-tiny.topic
+NOWHERE_TIMEOUT_S = 1.5         # task.publish-nowhere.timeout_ms
 SECRET = "s3cret"              # in task.hook-fail's url and headers
 SLOW_TIMEOUT_S = 1.0           # task.hook-slow.timeout_ms
 
@@ -229,9 +233,10 @@ def test_http_connection_refused_is_a_retryable_failure():
 
 # --- kafka -------------------------------------------------------------------------------------
 
-def ensure_topic(name, partitions=2):
+def ensure_topic(name, partitions=2, config=None):
     admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
-    fut = admin.create_topics([NewTopic(name, partitions, 1)], request_timeout=15)[name]
+    fut = admin.create_topics([NewTopic(name, partitions, 1, config=config or {})],
+                              request_timeout=15)[name]
     try:
         fut.result(30)
     except KafkaException as e:
@@ -280,6 +285,43 @@ def test_kafka_task_key_is_its_template():
     check(len(recs) == 1, "%d records" % len(recs))
     check(recs[0].key() == ("order-%s-1" % job["job_id"]).encode(), "key: %r" % recs[0].key())
     check(json.loads(recs[0].value()) == {}, "value without parameters: %r" % recs[0].value())
+
+
+def test_kafka_task_record_the_topic_refuses_fails_at_once():
+    # e2e.tiny takes batches of 300 bytes at most (max.message.bytes): the broker answers
+    # MESSAGE_TOO_LARGE, which no retry can change.
+    ensure_topic(TINY_TOPIC, 1, {"max.message.bytes": "300"})
+    job = submit({"name": "too-big", "task": "publish-tiny", "parameters": {"pad": "x" * 1000},
+                  "schedule": {"type": "immediate"},
+                  "retry": {"max_attempts": 3, "initial_backoff_ms": 100}})
+    ex = final_executions(job, "FAILED")
+    check(len(ex) == 1, "a refused record was retried: %s" % ex)
+    e = ex[0]
+    check(e["retryable"] is False and e["exit_code"] is None, "execution: %s" % e)
+    check(TINY_TOPIC in (e["error"] or "") and "never take" in e["error"], "error: %s" % e)
+    # A record that fits goes through the same task: the refusal was about the size.
+    ok = submit({"name": "small", "task": "publish-tiny", "schedule": {"type": "immediate"}})
+    final_executions(ok, "SUCCEEDED")
+
+
+def test_kafka_task_not_acknowledged_within_its_timeout_is_retried():
+    # e2e.nowhere is never created and the broker does not create topics: the record waits
+    # for its topic until the task's delivery timeout (1.5 s), then the attempt fails, retryable;
+    # once the producer's metadata says the topic does not exist (a later attempt, or a rerun
+    # of this test), it fails at once, retryable too (someone may create the topic).
+    job = submit({"name": "nowhere", "task": "publish-nowhere", "schedule": {"type": "immediate"},
+                  "retry": {"max_attempts": 2, "initial_backoff_ms": 100}})
+    ex = final_executions(job, "DEAD_LETTERED")
+    check([e["attempt"] for e in ex] == [1, 2], "attempts: %s" % ex)
+    for e in ex:
+        check(e["status"] == "FAILED" and e["retryable"] is True, "execution: %s" % e)
+        error = e["error"] or ""
+        check("e2e.nowhere" in error, "error: %s" % e)
+        took = (iso_ms(e["finished_at"]) - iso_ms(e["started_at"])) / 1000
+        check(took < NOWHERE_TIMEOUT_S + 2, "attempt took %.2f s" % took)
+        if "Unknown topic" not in error:
+            check("timeout" in error and took >= NOWHERE_TIMEOUT_S - 0.1,
+                  "attempt took %.2f s: %s" % (took, error))
 
 
 # --- registry ----------------------------------------------------------------------------------
