@@ -26,8 +26,10 @@
 #include "sched/codec.h"
 #include "sched/config.h"
 #include "sched/event.h"
+#include "sched/jwt.h"
 #include "sched/kafka.h"
 #include "sched/store.h"
+#include "sched/view.h"
 
 /* --- Configuration (main.c holds the table) ------------------------------- */
 
@@ -45,13 +47,22 @@ typedef struct api_conf_s {
         int64_t view_wait_max_ms;
         int64_t shutdown_timeout_ms;
         char auth_mode[16];
+        char auth_jwt_key[1024];
+        char auth_jwt_issuer[256];
+        char auth_jwt_audience[256];
+        int64_t auth_jwt_leeway_s;
+        int64_t rate_standard; /* requests/s per tenant; 0 = no limit */
+        int64_t rate_premium;
+        char dashboard_dir[1024];
 } api_conf_t;
 
 /* --- Metrics (metrics.c) -------------------------------------------------- */
 
 #define API_ROUTE_MAP(X)                                                      \
         X(JOBS_CREATE, "POST /v1/jobs")                                       \
+        X(JOBS_LIST, "GET /v1/jobs")                                          \
         X(JOB_GET, "GET /v1/jobs/{id}")                                       \
+        X(JOB_UPDATE, "PATCH /v1/jobs/{id}")                                  \
         X(JOB_CANCEL, "DELETE /v1/jobs/{id}")                                 \
         X(JOB_PAUSE, "POST /v1/jobs/{id}/pause")                              \
         X(JOB_RESUME, "POST /v1/jobs/{id}/resume")                            \
@@ -59,6 +70,7 @@ typedef struct api_conf_s {
         X(HEALTHZ, "GET /healthz")                                            \
         X(READYZ, "GET /readyz")                                              \
         X(METRICS, "GET /metrics")                                            \
+        X(DASHBOARD, "GET /dashboard/")                                       \
         X(OTHER, "other")
 
 typedef enum api_route_e {
@@ -104,11 +116,15 @@ typedef struct api_s {
         sched_codec_t *codec;
         sched_store_t *store;
         api_metrics_t metrics;
+        sched_jwt_t *jwt; /* NULL: auth.mode=dev */
 
         /* producer.c */
         rd_kafka_t *rk;
         pthread_t poller;
         atomic_bool poller_stop;
+        pthread_t queues_thread;
+        bool queues_stop;              /* under lock */
+        struct sched_strset_s *queues; /* executions topics; under lock */
 
         /* viewer.c */
         pthread_t viewer;
@@ -146,6 +162,16 @@ struct api_req_s {
         api_route_t route;
         api_req_state_t state;
         char job_id[SCHED_ID_MAX];
+        /* Who asks (auth.c): the token's tenant, scopes, tier. */
+        char tenant[SCHED_TENANT_MAX];
+        unsigned scopes; /* SCHED_SCOPE_* of sched/jwt.h */
+        bool premium;
+        bool auth_challenge; /* 401: WWW-Authenticate */
+        int retry_after;     /* 429: seconds; 0 = 1 */
+        /* A create with an idempotency key: its definition's digest, to
+         * tell a repeat (200) from a conflict (409). */
+        bool keyed;
+        char digest[SCHED_VIEW_DIGEST_MAX];
 
         char *body;
         size_t body_len, body_cap;
@@ -185,6 +211,19 @@ enum MHD_Result api_reply(api_req_t *req, unsigned code,
                           const char *content_type, const char *body,
                           size_t len);
 
+/* auth.c */
+int api_auth_start(api_t *api, char *errstr, size_t errstr_size);
+void api_auth_stop(api_t *api);
+/** Authenticate req, check its route's scope and its tenant's rate: 0, or
+ *  the HTTP status of the error already queued. */
+unsigned api_auth_request(api_req_t *req);
+
+/* dashboard.c: the dashboard's files, read once at start from dir ("" =
+ * no dashboard); served from memory. */
+int api_dashboard_load(const char *dir, char *errstr, size_t errstr_size);
+void api_dashboard_free(void);
+enum MHD_Result api_dashboard_handle(api_req_t *req, const char *name);
+
 /* jobs.c: handlers of /v1/jobs routes; called on the final handler call
  * (body complete) and again after a resume. */
 enum MHD_Result api_jobs_handle(api_req_t *req);
@@ -202,6 +241,9 @@ int api_producer_start(api_t *api, char *errstr, size_t errstr_size);
 unsigned api_produce_command(api_req_t *req, const sched_event_t *ev);
 /** Wait for in-flight records until the deadline, then purge the rest. */
 void api_producer_drain(api_t *api, int64_t timeout_ms);
+/** 1: the queue's topic of that tier exists; 0: it does not; -1: not
+ *  known yet (the first metadata answer is pending). */
+int api_queue_known(api_t *api, const char *queue, bool high);
 void api_producer_stop(api_t *api);
 
 /* viewer.c */

@@ -39,19 +39,39 @@ enum MHD_Result api_reply(api_req_t *req, unsigned code,
                                 "no-store");
         if (req->stale)
                 MHD_add_response_header(resp, "Klok-Consistency", "stale");
-        if (code == 503 || code == 429)
-                MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+        if (code == 503 || code == 429) {
+                char ra[16];
+                snprintf(ra, sizeof(ra), "%d",
+                         req->retry_after > 0 ? req->retry_after : 1);
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+        }
+        if (code == 401 && req->auth_challenge)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                        "Bearer realm=\"klok\", "
+                                        "error=\"invalid_token\"");
+        if (req->route == API_ROUTE_DASHBOARD) {
+                /* The page loads its own files only; nothing inline. */
+                MHD_add_response_header(resp, "Content-Security-Policy",
+                                        "default-src 'self'; "
+                                        "frame-ancestors 'none'");
+                MHD_add_response_header(resp, "X-Content-Type-Options",
+                                        "nosniff");
+        }
         if (code == 405) {
                 const char *allow = "GET";
                 switch (req->route) {
                 case API_ROUTE_JOBS_CREATE:
+                case API_ROUTE_JOBS_LIST:
+                        allow = "GET, POST";
+                        break;
                 case API_ROUTE_JOB_PAUSE:
                 case API_ROUTE_JOB_RESUME:
                         allow = "POST";
                         break;
                 case API_ROUTE_JOB_GET:
                 case API_ROUTE_JOB_CANCEL:
-                        allow = "GET, DELETE";
+                case API_ROUTE_JOB_UPDATE:
+                        allow = "GET, DELETE, PATCH";
                         break;
                 default:
                         break;
@@ -107,6 +127,7 @@ static unsigned route(api_req_t *req, const char *method, const char *url) {
         bool get = !strcmp(method, MHD_HTTP_METHOD_GET);
         bool post = !strcmp(method, MHD_HTTP_METHOD_POST);
         bool del = !strcmp(method, MHD_HTTP_METHOD_DELETE);
+        bool patch = !strcmp(method, MHD_HTTP_METHOD_PATCH);
 
         req->route = API_ROUTE_OTHER;
         if (!strcmp(url, "/healthz"))
@@ -115,8 +136,20 @@ static unsigned route(api_req_t *req, const char *method, const char *url) {
                 return (req->route = API_ROUTE_READYZ), get ? 0 : 405;
         if (!strcmp(url, "/metrics"))
                 return (req->route = API_ROUTE_METRICS), get ? 0 : 405;
-        if (!strcmp(url, "/v1/jobs"))
-                return (req->route = API_ROUTE_JOBS_CREATE), post ? 0 : 405;
+        if (!strcmp(url, "/v1/jobs")) {
+                req->route = get ? API_ROUTE_JOBS_LIST : API_ROUTE_JOBS_CREATE;
+                return get || post ? 0 : 405;
+        }
+        static const char dash[] = "/dashboard/";
+        if (!strncmp(url, dash, sizeof(dash) - 1)) {
+                /* The file name travels in job_id (a file of the
+                 * dashboard's own list, never a path). */
+                const char *name = url + sizeof(dash) - 1;
+                if (strlen(name) >= sizeof(req->job_id) || strchr(name, '/'))
+                        return 404;
+                snprintf(req->job_id, sizeof(req->job_id), "%s", name);
+                return (req->route = API_ROUTE_DASHBOARD), get ? 0 : 405;
+        }
 
         static const char prefix[] = "/v1/jobs/";
         if (strncmp(url, prefix, sizeof(prefix) - 1))
@@ -134,6 +167,8 @@ static unsigned route(api_req_t *req, const char *method, const char *url) {
         if (!slash) {
                 if (get)
                         return (req->route = API_ROUTE_JOB_GET), 0;
+                if (patch)
+                        return (req->route = API_ROUTE_JOB_UPDATE), 0;
                 req->route = API_ROUTE_JOB_CANCEL;
                 return del ? 0 : 405;
         }
@@ -181,6 +216,8 @@ static enum MHD_Result dispatch(api_req_t *req) {
                 return handle_readyz(req);
         case API_ROUTE_METRICS:
                 return handle_metrics(req);
+        case API_ROUTE_DASHBOARD:
+                return api_dashboard_handle(req, req->job_id);
         default:
                 return api_jobs_handle(req);
         }
@@ -242,6 +279,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                                "method_not_allowed",
                                                "method not allowed here",
                                                NULL);
+                /* Who asks, before any body is read. */
+                if (api_auth_request(req))
+                        return req->answered ? MHD_YES : MHD_NO;
                 /* Refuse an announced oversize body before reading it. */
                 const char *cl = MHD_lookup_connection_value(
                         conn, MHD_HEADER_KIND,

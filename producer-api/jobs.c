@@ -47,6 +47,17 @@ static bool content_type_ok(api_req_t *req) {
         return c == '\0' || c == ';' || c == ' ';
 }
 
+/* The tenant a read looks at: the caller's own; an admin may name another
+ * with ?tenant=. */
+static const char *read_tenant(api_req_t *req) {
+        const char *t = MHD_lookup_connection_value(
+                req->conn, MHD_GET_ARGUMENT_KIND, "tenant");
+        if (t && (req->scopes & SCHED_SCOPE_ADMIN) &&
+            strlen(t) < SCHED_TENANT_MAX)
+                return t;
+        return req->tenant;
+}
+
 static enum MHD_Result reply_415(api_req_t *req) {
         return api_reply_error(req, 415, "unsupported_media_type",
                                "the body must be application/json", NULL);
@@ -132,7 +143,7 @@ static void event_header(api_req_t *req, sched_event_t *ev,
         sched_uuid_v7(uuid, now);
         memcpy(ev->event_id, uuid, sizeof(uuid));
         snprintf(ev->job_id, sizeof(ev->job_id), "%s", job_id);
-        snprintf(ev->tenant, sizeof(ev->tenant), "%s", req->api->tenant);
+        snprintf(ev->tenant, sizeof(ev->tenant), "%s", req->tenant);
         ev->ts_ms = now;
 }
 
@@ -143,10 +154,68 @@ static enum MHD_Result produced_result(api_req_t *req, unsigned code) {
 
 /* --- POST /v1/jobs -------------------------------------------------------- */
 
+/* A keyed create whose job exists: the same definition is a repeat, 200
+ * with the first create's answer; another one is a conflict, 409. */
+static enum MHD_Result answer_existing(api_req_t *req, const char *doc,
+                                       size_t len) {
+        json_t *job = json_loadb(doc, len, 0, NULL);
+        const char *digest =
+                json_string_value(json_object_get(job, "definition_sha256"));
+        json_int_t off =
+                json_integer_value(json_object_get(job, "create_offset"));
+        enum MHD_Result r;
+        if (!digest) {
+                r = api_reply_error(req, 503, "unavailable",
+                                    "the status view cannot be read", NULL);
+        } else if (strcmp(digest, req->digest)) {
+                r = api_reply_error(req, 409, "conflict",
+                                    "this Idempotency-Key was used for a job "
+                                    "with another definition",
+                                    "Idempotency-Key");
+        } else {
+                char body[256];
+                int32_t part = sched_partition_of(req->job_id,
+                                                  strlen(req->job_id),
+                                                  req->api->commands_parts);
+                int n = snprintf(body, sizeof(body),
+                                 "{\"job_id\":\"%s\",\"status\":\"ACCEPTED\","
+                                 "\"consistency_token\":\"%d:%lld\"}",
+                                 req->job_id, (int)part, (long long)off);
+                r = api_reply(req, 200, "application/json", body, (size_t)n);
+        }
+        json_decref(job);
+        return r;
+}
+
+/* A keyed create Kafka acknowledged: once the view has it, whether this
+ * record made the job or an earlier one with the same key did (through
+ * any replica): then it is a repeat or a conflict after all.  If the view
+ * does not catch up in time, the create is answered as new. */
+static enum MHD_Result answer_keyed(api_req_t *req) {
+        if (!req->waited &&
+            api_viewer_wait(req, req->dr_partition, req->dr_offset))
+                return MHD_YES;
+        char *doc;
+        size_t len;
+        if (req->stale ||
+            sched_view_get_job(req->api->store, req->tenant, req->job_id, &doc,
+                               &len))
+                return answer_produced(req);
+        json_t *job = json_loadb(doc, len, 0, NULL);
+        bool ours = json_integer_value(json_object_get(
+                            job, "create_offset")) == req->dr_offset;
+        json_decref(job);
+        enum MHD_Result r = ours ? answer_produced(req)
+                                 : answer_existing(req, doc, len);
+        free(doc);
+        return r;
+}
+
 static enum MHD_Result handle_create(api_req_t *req) {
         api_t *api = req->api;
         if (req->produced)
-                return answer_produced(req);
+                return req->keyed && !req->dr_err ? answer_keyed(req)
+                                                  : answer_produced(req);
         if (!content_type_ok(req))
                 return reply_415(req);
 
@@ -157,6 +226,22 @@ static enum MHD_Result handle_create(api_req_t *req) {
                                  &jerr))
                 return api_reply_error(req, 400, jerr.error, jerr.message,
                                        jerr.field);
+
+        /* A queue without its executions topic: nobody would ever run the
+         * job.  (Until the API's first look at the topics, the timer
+         * fails such an execution with the reason.) */
+        bool high = ev.u.def.priority == SCHED_PRIO_HIGH;
+        if (api_queue_known(api, ev.u.def.queue, high) == 0) {
+                char msg[SCHED_QUEUE_MAX + 96];
+                snprintf(msg, sizeof(msg),
+                         "no executor queue \"%s\" (its %s topic does not "
+                         "exist)",
+                         ev.u.def.queue[0] ? ev.u.def.queue : "default",
+                         high ? "high" : "normal");
+                sched_event_clear(&ev);
+                return api_reply_error(req, 400, "invalid_field", msg,
+                                       "queue");
+        }
 
         const char *hdr = MHD_lookup_connection_value(
                 req->conn, MHD_HEADER_KIND, "Idempotency-Key");
@@ -181,7 +266,31 @@ static enum MHD_Result handle_create(api_req_t *req) {
         }
 
         char job_id[SCHED_ID_MAX];
-        sched_job_id_for(job_id, api->tenant, key, sched_now_ms());
+        sched_job_id_for(job_id, req->tenant, key, sched_now_ms());
+        if (key[0]) {
+                /* A repeat of a create the view already has is answered
+                 * from it; nothing is written again. */
+                req->keyed = true;
+                snprintf(req->job_id, sizeof(req->job_id), "%s", job_id);
+                char *doc;
+                size_t len;
+                sched_err_t gerr = sched_view_def_digest(&ev.u.def,
+                                                         req->digest);
+                if (!gerr)
+                        gerr = sched_view_get_job(api->store, req->tenant,
+                                                  job_id, &doc, &len);
+                if (gerr != SCHED_ERR_NOT_FOUND) {
+                        sched_event_clear(&ev);
+                        if (gerr)
+                                return api_reply_error(
+                                        req, 503, "unavailable",
+                                        "the status view cannot be read",
+                                        NULL);
+                        enum MHD_Result r = answer_existing(req, doc, len);
+                        free(doc);
+                        return r;
+                }
+        }
         event_header(req, &ev, job_id);
         req->success_code = 201;
         unsigned code = api_produce_command(req, &ev);
@@ -189,7 +298,7 @@ static enum MHD_Result handle_create(api_req_t *req) {
         return produced_result(req, code);
 }
 
-/* --- DELETE /v1/jobs/{id}, POST .../pause, .../resume --------------------- */
+/* --- DELETE /v1/jobs/{id}, POST .../pause, .../resume, PATCH ------------- */
 
 static enum MHD_Result handle_command(api_req_t *req, sched_ev_type_t type) {
         api_t *api = req->api;
@@ -201,20 +310,28 @@ static enum MHD_Result handle_command(api_req_t *req, sched_ev_type_t type) {
         if (req->body_len && !content_type_ok(req))
                 return reply_415(req);
 
-        char *reason = NULL;
+        /* PATCH: the parts to change; the others: an optional reason. */
+        sched_event_t ev;
         sched_json_err_t jerr;
-        if (sched_job_json_parse_reason(body_of(req), req->body_len, &reason,
-                                        &jerr))
+        sched_err_t perr;
+        sched_event_init(&ev, type);
+        if (type == SCHED_EV_UPDATE_JOB)
+                perr = sched_job_json_parse_update(body_of(req), req->body_len,
+                                                   &ev.u.def, &jerr);
+        else
+                perr = sched_job_json_parse_reason(body_of(req), req->body_len,
+                                                   &ev.u.reason, &jerr);
+        if (perr)
                 return api_reply_error(req, 400, jerr.error, jerr.message,
                                        jerr.field);
 
         /* Only the tenant's existing jobs (404 for others': no leak). */
         char *doc;
         size_t len;
-        sched_err_t err = sched_view_get_job(api->store, api->tenant,
+        sched_err_t err = sched_view_get_job(api->store, req->tenant,
                                              req->job_id, &doc, &len);
         if (err) {
-                free(reason);
+                sched_event_clear(&ev);
                 if (err == SCHED_ERR_NOT_FOUND)
                         return api_reply_error(req, 404, "not_found",
                                                "no such job", NULL);
@@ -224,10 +341,7 @@ static enum MHD_Result handle_command(api_req_t *req, sched_ev_type_t type) {
         }
         free(doc);
 
-        sched_event_t ev;
-        sched_event_init(&ev, type);
         event_header(req, &ev, req->job_id);
-        ev.u.reason = reason; /* owned by ev now */
         req->success_code = 202;
         unsigned code = api_produce_command(req, &ev);
         sched_event_clear(&ev);
@@ -301,7 +415,7 @@ static enum MHD_Result handle_get(api_req_t *req) {
                 return r;
         char *doc;
         size_t len;
-        sched_err_t err = sched_view_get_job(api->store, api->tenant,
+        sched_err_t err = sched_view_get_job(api->store, read_tenant(req),
                                              req->job_id, &doc, &len);
         if (err == SCHED_ERR_NOT_FOUND)
                 return api_reply_error(req, 404, "not_found", "no such job",
@@ -340,7 +454,7 @@ static enum MHD_Result handle_executions(api_req_t *req) {
         char *arr, next[SCHED_EXEC_ID_MAX];
         size_t count;
         sched_err_t err = sched_view_list_executions(
-                api->store, api->tenant, req->job_id, cursor, (size_t)limit,
+                api->store, read_tenant(req), req->job_id, cursor, (size_t)limit,
                 &arr, &count, next);
         if (err)
                 return api_reply_error(req, 503, "unavailable",
@@ -349,7 +463,7 @@ static enum MHD_Result handle_executions(api_req_t *req) {
         if (count == 0 && !cursor) {
                 char *doc;
                 size_t len;
-                if (sched_view_get_job(api->store, api->tenant, req->job_id,
+                if (sched_view_get_job(api->store, read_tenant(req), req->job_id,
                                        &doc, &len) == SCHED_ERR_NOT_FOUND) {
                         free(arr);
                         return api_reply_error(req, 404, "not_found",
@@ -381,6 +495,120 @@ static enum MHD_Result handle_executions(api_req_t *req) {
         return r;
 }
 
+/* --- GET /v1/jobs ---------------------------------------------------------- */
+
+#define JOB_PAGE_DEFAULT 100
+#define JOB_PAGE_MAX 1000
+
+static const char *const list_states[] = {
+        "SCHEDULED", "RUNNING",       "PAUSED",   "SUCCEEDED", "FAILED",
+        "CANCELLED", "DEAD_LETTERED", "REJECTED", NULL};
+
+static const char *arg(api_req_t *req, const char *name) {
+        return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
+                                           name);
+}
+
+/* A list filter from the query; 0 or a 400 queued. */
+static unsigned list_filter(api_req_t *req, sched_view_filter_t *f) {
+        memset(f, 0, sizeof(*f));
+        f->from_ms = f->to_ms = SCHED_NONE;
+        const char *st = arg(req, "status");
+        if (st) {
+                size_t i = 0;
+                while (list_states[i] && strcmp(list_states[i], st))
+                        i++;
+                if (!list_states[i])
+                        return api_reply_error(
+                                       req, 400, "invalid_field",
+                                       "one of SCHEDULED, RUNNING, PAUSED, "
+                                       "SUCCEEDED, FAILED, CANCELLED, "
+                                       "DEAD_LETTERED, REJECTED",
+                                       "status"),
+                               400;
+                snprintf(f->state, sizeof(f->state), "%s", st);
+        }
+        const char *q = arg(req, "queue");
+        if (q) {
+                bool ok = *q && strlen(q) < sizeof(f->queue);
+                for (const char *p = q; ok && *p; p++)
+                        ok = (*p >= 'a' && *p <= 'z') ||
+                             (*p >= 'A' && *p <= 'Z') ||
+                             (*p >= '0' && *p <= '9') || *p == '_' ||
+                             *p == '-';
+                if (!ok)
+                        return api_reply_error(req, 400, "invalid_field",
+                                               "1 to 64 letters, digits, _ "
+                                               "and -",
+                                               "queue"),
+                               400;
+                snprintf(f->queue, sizeof(f->queue), "%s", q);
+        }
+        static const char *const times[] = {"from", "to"};
+        for (int i = 0; i < 2; i++) {
+                const char *t = arg(req, times[i]);
+                int64_t *out = i ? &f->to_ms : &f->from_ms;
+                if (t && sched_time_parse(t, out) != SCHED_ERR_OK)
+                        return api_reply_error(req, 400, "invalid_field",
+                                               "an RFC 3339 time, e.g. "
+                                               "2026-01-02T03:04:05Z",
+                                               times[i]),
+                               400;
+        }
+        return 0;
+}
+
+static enum MHD_Result handle_list(api_req_t *req) {
+        api_t *api = req->api;
+        enum MHD_Result r;
+        if (consistency_wait(req, &r))
+                return r;
+        sched_view_filter_t f;
+        if (list_filter(req, &f))
+                return MHD_YES;
+        uint64_t limit = JOB_PAGE_DEFAULT;
+        const char *ls = arg(req, "limit");
+        if (ls && (!parse_u64(ls, strlen(ls), JOB_PAGE_MAX, &limit) ||
+                   limit == 0))
+                return api_reply_error(req, 400, "invalid_field",
+                                       "must be an integer from 1 to 1000",
+                                       "limit");
+        const char *cursor = arg(req, "cursor");
+        if (cursor && strlen(cursor) >= SCHED_VIEW_CURSOR_MAX)
+                return api_reply_error(req, 400, "invalid_field",
+                                       "not a cursor of this list", "cursor");
+        char *arr, next[SCHED_VIEW_CURSOR_MAX];
+        size_t count;
+        sched_err_t err = sched_view_list_jobs(api->store, read_tenant(req),
+                                               &f, cursor, (size_t)limit, &arr,
+                                               &count, next);
+        if (err == SCHED_ERR_INVALID)
+                return api_reply_error(req, 400, "invalid_field",
+                                       "not a cursor of this list", "cursor");
+        if (err)
+                return api_reply_error(req, 503, "unavailable",
+                                       "the status view cannot be read",
+                                       NULL);
+        /* A job id from Kafka may hold any character: encoded. */
+        json_t *nx = next[0] ? json_string(next) : json_null();
+        char *nxt = nx ? json_dumps(nx, JSON_ENCODE_ANY) : NULL;
+        json_decref(nx);
+        size_t cap = strlen(arr) + (nxt ? strlen(nxt) : 0) + 64;
+        char *body = nxt ? malloc(cap) : NULL;
+        if (body) {
+                int n = snprintf(body, cap, "{\"jobs\":%s,\"next_cursor\":%s}",
+                                 arr, nxt);
+                r = api_reply(req, 200, "application/json", body, (size_t)n);
+        } else {
+                r = api_reply_error(req, 503, "unavailable", "out of memory",
+                                    NULL);
+        }
+        free(body);
+        free(nxt);
+        free(arr);
+        return r;
+}
+
 enum MHD_Result api_jobs_handle(api_req_t *req) {
         switch (req->route) {
         case API_ROUTE_JOBS_CREATE:
@@ -395,6 +623,10 @@ enum MHD_Result api_jobs_handle(api_req_t *req) {
                 return handle_command(req, SCHED_EV_RESUME_JOB);
         case API_ROUTE_JOB_EXECUTIONS:
                 return handle_executions(req);
+        case API_ROUTE_JOB_UPDATE:
+                return handle_command(req, SCHED_EV_UPDATE_JOB);
+        case API_ROUTE_JOBS_LIST:
+                return handle_list(req);
         default:
                 return api_reply_error(req, 404, "not_found",
                                        "no such resource", NULL);

@@ -57,9 +57,28 @@ static const sched_conf_prop_t api_props[] = {
          "10000", "how long shutdown waits for in-flight commands", 0,
          300000},
         {"auth.mode", SCHED_CONF_STR, STR(auth_mode), "jwt",
+         "\"jwt\": bearer JWTs (HS256) name the tenant and scopes; "
          "\"dev\": no authentication, every request is tenant \"dev\" "
-         "(local development only; must be set explicitly); \"jwt\" is not "
-         "implemented yet",
+         "(local development only; must be set explicitly)",
+         0, 0},
+        {"auth.jwt.key", SCHED_CONF_STR, STR(auth_jwt_key), "",
+         "HS256 key (at least 32 bytes), or @path of a file holding it",
+         0, 0},
+        {"auth.jwt.issuer", SCHED_CONF_STR, STR(auth_jwt_issuer), "",
+         "required \"iss\" of tokens (empty: not checked)", 0, 0},
+        {"auth.jwt.audience", SCHED_CONF_STR, STR(auth_jwt_audience), "",
+         "required \"aud\" of tokens (empty: not checked)", 0, 0},
+        {"auth.jwt.leeway.s", SCHED_CONF_INT, INT(auth_jwt_leeway_s), "30",
+         "clock skew allowed on exp and nbf, seconds", 0, 600},
+        {"rate.standard", SCHED_CONF_INT, INT(rate_standard), "500",
+         "requests/s per tenant of the standard tier (0: no limit)", 0,
+         10000000},
+        {"rate.premium", SCHED_CONF_INT, INT(rate_premium), "5000",
+         "requests/s per tenant of the premium tier (0: no limit)", 0,
+         10000000},
+        {"dashboard.dir", SCHED_CONF_STR, STR(dashboard_dir), "",
+         "directory of the web dashboard's files (producer-api/dashboard), "
+         "served at /dashboard/; empty: no dashboard",
          0, 0},
         SCHED_CONF_END};
 
@@ -72,6 +91,11 @@ static int run(api_t *api) {
                                      sizeof(errstr));
         if (!api->codec) {
                 sched_error(SUB, "schemas: %s", errstr);
+                return 1;
+        }
+        if (api_dashboard_load(api->conf.dashboard_dir, errstr,
+                               sizeof(errstr))) {
+                sched_error(SUB, "%s", errstr);
                 return 1;
         }
         api->store = sched_store_open(api->conf.data_dir, errstr,
@@ -104,10 +128,10 @@ static int run(api_t *api) {
                 return 1;
         }
         sched_info(SUB,
-                   "listening on %s:%lld (auth.mode=%s, tenant \"%s\"), "
+                   "listening on %s:%lld (auth.mode=%s), "
                    "commands to %s",
                    api->conf.listen_addr, (long long)api->conf.listen_port,
-                   api->conf.auth_mode, api->tenant, api->topic_commands);
+                   api->conf.auth_mode, api->topic_commands);
 
         sigwait(&sigs, &sig);
         sched_info(SUB, "%s: shutting down", strsignal(sig));
@@ -140,16 +164,8 @@ int main(int argc, char **argv) {
                             api.conf.common.log_level);
                 return 2;
         }
-        if (!strcmp(api.conf.auth_mode, "dev")) {
-                snprintf(api.tenant, sizeof(api.tenant), "dev");
-                sched_warn(SUB, "auth.mode=dev: authentication is OFF, every "
-                                "request acts as tenant \"dev\"");
-        } else {
-                sched_error(SUB,
-                            "config: auth.mode \"%s\" is not available yet "
-                            "(JWT comes later); set auth.mode=dev explicitly "
-                            "for local development",
-                            api.conf.auth_mode);
+        if (api_auth_start(&api, errstr, sizeof(errstr))) {
+                sched_error(SUB, "config: %s", errstr);
                 return 2;
         }
         sched_topic(api.topic_commands, sizeof(api.topic_commands),
@@ -171,6 +187,8 @@ int main(int argc, char **argv) {
         if (api.store)
                 sched_store_close(api.store);
         sched_codec_destroy(api.codec);
+        api_dashboard_free();
+        api_auth_stop(&api);
         pthread_cond_destroy(&api.cond);
         pthread_mutex_destroy(&api.lock);
         return rc;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "api_int.h"
+#include "sched/strset.h"
 #include "sched/log.h"
 #include "sched/time.h"
 
@@ -88,6 +89,63 @@ static void *poller_main(void *arg) {
         return NULL;
 }
 
+/* The executions topics the cluster has, every QUEUES_REFRESH_MS: jobs
+ * for a queue without one are refused (400) without asking Kafka on a
+ * server thread. */
+#define QUEUES_REFRESH_MS 5000
+
+static void queues_refresh(api_t *api) {
+        const struct rd_kafka_metadata *md;
+        if (rd_kafka_metadata(api->rk, 1, NULL, &md, 2000))
+                return; /* keep the last list */
+        sched_strset_t *set = sched_strset_new();
+        char prefix[SCHED_TOPIC_MAX];
+        sched_topic(prefix, sizeof(prefix), api->conf.common.prefix,
+                    "executions.");
+        size_t plen = strlen(prefix);
+        for (int i = 0; set && i < md->topic_cnt; i++)
+                if (!md->topics[i].err &&
+                    !strncmp(md->topics[i].topic, prefix, plen))
+                        sched_strset_add(set, md->topics[i].topic, 0);
+        rd_kafka_metadata_destroy(md);
+        if (!set)
+                return;
+        pthread_mutex_lock(&api->lock);
+        sched_strset_t *old = api->queues;
+        api->queues = set;
+        pthread_mutex_unlock(&api->lock);
+        sched_strset_destroy(old);
+}
+
+static void *queues_main(void *arg) {
+        api_t *api = arg;
+        pthread_mutex_lock(&api->lock);
+        while (!api->queues_stop) {
+                pthread_mutex_unlock(&api->lock);
+                queues_refresh(api);
+                pthread_mutex_lock(&api->lock);
+                struct timespec until;
+                clock_gettime(CLOCK_MONOTONIC, &until);
+                until.tv_sec += QUEUES_REFRESH_MS / 1000;
+                while (!api->queues_stop &&
+                       pthread_cond_timedwait(&api->cond, &api->lock,
+                                              &until) == 0)
+                        ;
+        }
+        pthread_mutex_unlock(&api->lock);
+        return NULL;
+}
+
+int api_queue_known(api_t *api, const char *queue, bool high) {
+        char topic[SCHED_TOPIC_MAX];
+        sched_topic_executions(topic, sizeof(topic), api->conf.common.prefix,
+                               queue[0] ? queue : "default", high);
+        pthread_mutex_lock(&api->lock);
+        int rc = api->queues ? sched_strset_has(api->queues, topic) : -1;
+        pthread_mutex_unlock(&api->lock);
+        return rc;
+}
+
 int api_producer_start(api_t *api, char *errstr, size_t errstr_size) {
         char linger[24], timeout[24];
         snprintf(linger, sizeof(linger), "%lld",
@@ -111,7 +169,9 @@ int api_producer_start(api_t *api, char *errstr, size_t errstr_size) {
                 return -1;
         }
         atomic_store(&api->poller_stop, false);
-        int r = pthread_create(&api->poller, NULL, poller_main, api);
+        int r = pthread_create(&api->queues_thread, NULL, queues_main, api);
+        if (r == 0)
+                r = pthread_create(&api->poller, NULL, poller_main, api);
         if (r) {
                 snprintf(errstr, errstr_size, "pthread_create: %s",
                          strerror(r));
@@ -218,6 +278,13 @@ void api_producer_stop(api_t *api) {
                            rd_kafka_outq_len(api->rk));
         atomic_store(&api->poller_stop, true);
         pthread_join(api->poller, NULL);
+        pthread_mutex_lock(&api->lock);
+        api->queues_stop = true;
+        pthread_cond_broadcast(&api->cond);
+        pthread_mutex_unlock(&api->lock);
+        pthread_join(api->queues_thread, NULL);
+        sched_strset_destroy(api->queues);
+        api->queues = NULL;
         rd_kafka_destroy(api->rk);
         api->rk = NULL;
 }

@@ -101,17 +101,39 @@ static rd_kafka_resp_err_t emit_fire(tmr_t *t, rd_kafka_t *rk,
         memcpy(due.u.due.queue, def->queue, sizeof(due.u.due.queue));
         due.u.due.priority = def->priority;
         due.u.due.timeout_ms = def->timeout_ms;
+        const char *queue = def->queue[0] ? def->queue : "default";
         sched_topic_executions(topic, sizeof(topic), t->conf.common.prefix,
-                               def->queue[0] ? def->queue : "default",
-                               def->priority == SCHED_PRIO_HIGH);
+                               queue, def->priority == SCHED_PRIO_HIGH);
+        /* A queue nobody serves (its topic does not exist: a job written
+         * to Kafka directly, or a topic deleted since): the execution
+         * fails for good, with the reason, instead of failing the whole
+         * transaction.  No answer from the broker: produce as usual. */
+        bool unserved = sched_topic_cache_check(t->topics, rk, topic,
+                                                TMR_TOPIC_CHECK_MS) == 0;
         rd_kafka_resp_err_t err =
-                produce_event(t, rk, topic, RD_KAFKA_PARTITION_UA, &due);
+                unserved ? RD_KAFKA_RESP_ERR_NO_ERROR
+                         : produce_event(t, rk, topic, RD_KAFKA_PARTITION_UA,
+                                         &due);
         due.u.due.parameters = NULL;
         if (err)
                 return err;
         status_init(&fired, job, SCHED_STATUS_FIRED, exec_id, act->occ_ms,
                     act->attempt, now_ms);
-        return produce_event(t, rk, t->t_status, job->partition, &fired);
+        err = produce_event(t, rk, t->t_status, job->partition, &fired);
+        if (err || !unserved)
+                return err;
+        sched_event_t failed;
+        char msg[SCHED_TOPIC_MAX + 128];
+        status_init(&failed, job, SCHED_STATUS_FAILED, exec_id, act->occ_ms,
+                    act->attempt, now_ms);
+        failed.u.status.retryable = false;
+        snprintf(msg, sizeof(msg),
+                 "queue \"%s\" is not served: topic %s does not exist", queue,
+                 topic);
+        sched_event_set_str(&failed.u.status.message, msg, SCHED_MESSAGE_MAX);
+        err = produce_event(t, rk, t->t_status, job->partition, &failed);
+        sched_event_clear(&failed);
+        return err;
 }
 
 /* 'F' of a recurring job that is not run now: SKIPPED or BUFFERED, with

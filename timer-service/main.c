@@ -177,6 +177,7 @@ static int tmr_start(tmr_t *t, char *errstr, size_t errstr_size) {
         for (int i = 0; i < TMR_APPLY_THREADS_MAX; i++)
                 t->batches[i] = sched_batch_new();
         t->inflight = sched_strset_new();
+        t->topics = sched_topic_cache_new();
 
         rd_kafka_conf_t *conf;
         conf = sched_kafka_conf(t->conf.common.bootstrap, client_id, NULL, errstr,
@@ -272,6 +273,7 @@ static void tmr_stop(tmr_t *t) {
                 rd_kafka_destroy(t->dlq_producer);
         }
         sched_strset_destroy(t->inflight);
+        sched_topic_cache_destroy(t->topics);
         for (int i = 0; i < TMR_APPLY_THREADS_MAX; i++)
                 sched_batch_destroy(t->batches[i]);
         sched_store_close(t->store);

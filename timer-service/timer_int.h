@@ -36,6 +36,9 @@ typedef struct tmr_conf_s {
 } tmr_conf_t;
 
 #define TMR_APPLY_THREADS_MAX 4
+/* How long the due checker waits for the broker to say whether a queue's
+ * topic exists (once per topic; sched/kafka.h's cache). */
+#define TMR_TOPIC_CHECK_MS 2000
 
 /** What this instance knows of one partition (of commands and status). */
 typedef struct tmr_part_s {
@@ -71,6 +74,7 @@ typedef struct tmr_s {
         sched_codec_t *codec;
         sched_store_t *store;
         sched_batch_t *batches[TMR_APPLY_THREADS_MAX]; /* one per applier */
+        sched_topic_cache_t *topics; /* executions topics that exist */
         rd_kafka_t *consumer;
         rd_kafka_queue_t *consumer_q; /* to wake the main loop's poll */
         tmr_lane_t *lanes[TMR_LANES_MAX]; /* transactional producers */

@@ -501,6 +501,56 @@ sched_err_t sched_job_json_parse(const char *body, size_t len,
         return err;
 }
 
+static const char *const update_fields[] = {"schedule", "parameters",
+                                            "retry", "timeout_ms", NULL};
+
+static sched_err_t parse_update(json_t *root, sched_job_def_t *def,
+                                sched_json_err_t *jerr) {
+        static const char *P = "";
+        if (!json_is_object(root))
+                return fail(jerr, SCHED_ERR_INVALID, "invalid_json", "", "",
+                            "the body must be a JSON object");
+        sched_err_t err = check_unknown(root, P, update_fields, jerr);
+        if (err)
+                return err;
+        if (!json_object_size(root))
+                return fail(jerr, SCHED_ERR_INVALID, "missing_field", P, "",
+                            "nothing to change: give schedule, parameters, "
+                            "retry or timeout_ms");
+        json_t *sc = json_object_get(root, "schedule");
+        if (sc && (err = parse_schedule(sc, &def->schedule, jerr)))
+                return err;
+        def->has_schedule = sc != NULL;
+        json_t *rt = json_object_get(root, "retry");
+        if (rt && (err = parse_retry(rt, &def->retry, jerr)))
+                return err;
+        def->has_retry = rt != NULL;
+        if ((err = get_int(root, P, "timeout_ms", 1, SCHED_JOB_MAX_TIMEOUT_MS,
+                           &def->timeout_ms, &def->has_timeout, jerr)))
+                return err;
+        json_t *pa = json_object_get(root, "parameters");
+        if (pa && (err = parse_parameters(pa, &def->parameters, jerr)))
+                return err;
+        def->has_parameters = pa != NULL;
+        return SCHED_ERR_OK;
+}
+
+sched_err_t sched_job_json_parse_update(const char *body, size_t len,
+                                        sched_job_def_t *def,
+                                        sched_json_err_t *jerr) {
+        json_t *root = load(body, len, jerr);
+        if (!root)
+                return SCHED_ERR_INVALID;
+        def->parameters = NULL;
+        sched_err_t err = parse_update(root, def, jerr);
+        json_decref(root);
+        if (err) {
+                free(def->parameters);
+                def->parameters = NULL;
+        }
+        return err;
+}
+
 sched_err_t sched_job_json_parse_reason(const char *body, size_t len,
                                         char **reasonp,
                                         sched_json_err_t *jerr) {

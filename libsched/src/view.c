@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "sched/time.h"
+#include "sched/uuid.h"
 
 /* How documents are written: canonical, so replays compare byte for byte. */
 #define DOC_FLAGS (JSON_COMPACT | JSON_SORT_KEYS)
@@ -146,6 +147,13 @@ static sched_err_t doc_save(sched_store_t *store, sched_batch_t *batch,
         return SCHED_ERR_OK;
 }
 
+/* A time field of a document in ms (0 when absent or unreadable). */
+static int64_t doc_time_ms(const json_t *doc, const char *key) {
+        int64_t ms;
+        const char *s = jget_str(doc, key);
+        return s && sched_time_parse(s, &ms) == SCHED_ERR_OK ? ms : 0;
+}
+
 /* --- Job definition parts ------------------------------------------------- */
 
 static bool kind_one_shot(const char *type) {
@@ -252,15 +260,9 @@ static void set_state(json_t *job, const char *state, const char *reason,
         jset(job, "state_reason", jstr(reason), oom);
 }
 
-static json_t *job_new(const sched_event_t *ev, bool *oom) {
-        const sched_job_def_t *def = &ev->u.def;
-        json_t *job = json_object();
-        if (!job) {
-                *oom = true;
-                return NULL;
-        }
-        jset(job, "job_id", json_string(ev->job_id), oom);
-        jset(job, "tenant", json_string(ev->tenant), oom);
+/* The parts of a job a create defines (what an idempotent repeat must
+ * match), into job. */
+static void def_fields(json_t *job, const sched_job_def_t *def, bool *oom) {
         jset(job, "name", jstr(def->name), oom);
         jset(job, "schedule", schedule_json(&def->schedule, oom), oom);
         jset(job, "task", jstr(def->task), oom);
@@ -271,7 +273,44 @@ static json_t *job_new(const sched_event_t *ev, bool *oom) {
              oom);
         jset(job, "retry", retry_json(&def->retry, oom), oom);
         jset(job, "timeout_ms", json_integer(def->timeout_ms), oom);
+}
+
+sched_err_t sched_view_def_digest(const sched_job_def_t *def,
+                                  char out[SCHED_VIEW_DIGEST_MAX]) {
+        bool oom = false;
+        json_t *o = json_object();
+        if (o)
+                def_fields(o, def, &oom);
+        char *text = o && !oom ? json_dumps(o, DOC_FLAGS) : NULL;
+        json_decref(o);
+        if (!text)
+                return SCHED_ERR_NOMEM;
+        sched_sha256_t sha;
+        unsigned char md[32];
+        sched_sha256_init(&sha);
+        sched_sha256_update(&sha, text, strlen(text));
+        sched_sha256_final(&sha, md);
+        free(text);
+        for (int i = 0; i < 32; i++)
+                snprintf(out + 2 * i, 3, "%02x", md[i]);
+        return SCHED_ERR_OK;
+}
+
+static json_t *job_new(const sched_event_t *ev, int64_t offset, bool *oom) {
+        const sched_job_def_t *def = &ev->u.def;
+        json_t *job = json_object();
+        char digest[SCHED_VIEW_DIGEST_MAX];
+        if (!job || sched_view_def_digest(def, digest)) {
+                json_decref(job);
+                *oom = true;
+                return NULL;
+        }
+        jset(job, "job_id", json_string(ev->job_id), oom);
+        jset(job, "tenant", json_string(ev->tenant), oom);
+        def_fields(job, def, oom);
         jset(job, "idempotency_key", jstr(def->idempotency_key), oom);
+        jset(job, "definition_sha256", json_string(digest), oom);
+        jset(job, "create_offset", json_integer(offset), oom);
         jset(job, "created_at", jtime(ev->ts_ms), oom);
         jset(job, "updated_at", jtime(ev->ts_ms), oom);
         jset(job, "next_run_at", jtime(first_due(&def->schedule, ev->ts_ms)),
@@ -627,13 +666,19 @@ sched_err_t sched_view_apply(sched_store_t *store, sched_batch_t *batch,
         if ((err = doc_load(store, batch, SCHED_CF_VIEW_JOBS, jkey, jlen, &job,
                             errstr, errstr_size)))
                 return err;
+        /* The job's state before: its list index rows follow a change. */
+        char old_state[24] = "";
+        bool existed = job != NULL;
+        if (job)
+                snprintf(old_state, sizeof(old_state), "%s",
+                         jget_str(job, "state") ? jget_str(job, "state") : "");
 
         switch (ev->type) {
         case SCHED_EV_CREATE_JOB:
                 /* First create wins: a repeated POST with the same
                  * idempotency key maps to the same job id. */
                 if (!job) {
-                        job = job_new(ev, &oom);
+                        job = job_new(ev, offset, &oom);
                         result = SCHED_VIEW_APPLIED;
                         /* What the status topic said of it before its
                          * CreateJob was read, in log order. */
@@ -681,9 +726,18 @@ sched_err_t sched_view_apply(sched_store_t *store, sched_batch_t *batch,
         if (!err && oom)
                 err = sched_seterr(errstr, errstr_size, SCHED_ERR_NOMEM,
                                    "view: out of memory");
-        if (!err && job && result == SCHED_VIEW_APPLIED)
+        if (!err && job && result == SCHED_VIEW_APPLIED) {
                 err = doc_save(store, batch, SCHED_CF_VIEW_JOBS, jkey, jlen,
                                job, errstr, errstr_size);
+                const char *state = jget_str(job, "state");
+                if (!err && (!existed || strcmp(old_state, state ? state : "")))
+                        sched_view_index_update(
+                                store, batch, ev->tenant, ev->job_id,
+                                jget_str(job, "queue") ? jget_str(job, "queue")
+                                                       : "",
+                                doc_time_ms(job, "created_at"),
+                                existed ? old_state : NULL, state);
+        }
         json_decref(job);
         json_decref(ex);
         if (!err && resultp)

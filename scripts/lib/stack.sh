@@ -171,7 +171,9 @@ kafka.bootstrap = $bootstrap
 schemas.dir = $KLOK_ROOT/schemas
 data.dir = $run_dir/data/api
 listen.port = $api_port
+# Development only: no tokens, every request is tenant "dev" (the API warns at start).
 auth.mode = dev
+dashboard.dir = $KLOK_ROOT/producer-api/dashboard
 EOF
 }
 

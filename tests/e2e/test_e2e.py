@@ -412,6 +412,37 @@ def test_invalid_schedule_from_kafka_is_rejected_with_a_reason():
     check("interval_ms" in json.dumps(body), "the reason is not shown: %s" % body)
 
 
+def test_job_for_a_queue_nobody_serves_fails_with_the_reason_and_the_timer_lives_on():
+    """A CreateJob written to Kafka directly for a queue without executions topics (the API
+    refuses those, 400): its execution fails for good naming the queue, and the timer keeps
+    firing other jobs (producing to the missing topic used to fail every transaction)."""
+    job_id = "noq-" + uuid.uuid4().hex[:12]
+    now = int(time.time() * 1000)
+    rec = {"event_id": uuid.uuid4().hex, "job_id": job_id, "tenant": "dev", "ts_ms": now,
+           "name": "unserved",
+           "schedule": {"kind": "IMMEDIATE", "at_ms": None, "delay_ms": None, "cron": None,
+                        "timezone": "UTC", "interval_ms": None, "start_ms": None, "end_ms": None,
+                        "max_runs": 0, "misfire": "FIRE_ONCE",
+                        "misfire_threshold_ms": 60000, "catch_up_ms": 3600000,
+                        "overlap": "ALLOW"},
+           "task": "noop", "parameters": "{}", "queue": "nobody-serves-this", "priority": "NORMAL",
+           "retry": {"max_attempts": 3, "initial_backoff_ms": 100, "multiplier": 2.0,
+                     "max_backoff_ms": 60000},
+           "timeout_ms": 60000, "idempotency_key": None}
+    p = Producer({"bootstrap.servers": BOOTSTRAP, "partitioner": "murmur2_random"})
+    p.produce(PREFIX + ".commands", key=job_id.encode(), value=WIRE.encode("CreateJob", rec))
+    check(p.flush(10) == 0, "CreateJob not delivered")
+    wait_until("job to end FAILED", 30, lambda: job_state(job_id) == "FAILED")
+    ex = executions(job_id)
+    check(len(ex) == 1 and ex[0]["retryable"] is False, "executions: %s" % ex)
+    check("nobody-serves-this" in (ex[0]["error"] or ""), "no reason: %s" % ex)
+    code, body = http("POST", "/v1/jobs", {"name": "x", "task": "noop", "queue": "nobody-serves-this",
+                                          "schedule": {"type": "immediate"}})
+    check(code == 400 and body.get("field") == "queue", "API: %d %s" % (code, body))
+    ok = submit({"name": "after", "task": "noop", "schedule": {"type": "immediate"}})
+    wait_until("a job after it to succeed", 30, lambda: job_state(ok["job_id"]) == "SUCCEEDED")
+
+
 def test_timeout_kills_the_task():
     job = submit({"name": "slow", "task": "sleep", "schedule": {"type": "immediate"}})
     t0 = time.monotonic()

@@ -24,7 +24,8 @@
         X(KAFKA, "kafka error")                                               \
         X(IO, "i/o error")                                                    \
         X(CONFIG, "configuration error")                                      \
-        X(TIMEOUT, "timed out")
+        X(TIMEOUT, "timed out")                                               \
+        X(AUTH, "authentication failed")
 
 typedef enum sched_err_e {
 #define SCHED_ERR_ENUM(name, desc) SCHED_ERR_##name,

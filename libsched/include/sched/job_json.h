@@ -67,6 +67,17 @@ sched_err_t sched_job_json_parse(const char *body, size_t len,
                                  sched_job_def_t *def, sched_json_err_t *jerr);
 
 /**
+ * Parse a PATCH /v1/jobs/{id} body into def (set up by sched_event_init(ev,
+ * SCHED_EV_UPDATE_JOB)): any of "schedule", "parameters", "retry",
+ * "timeout_ms", validated as in a create, each setting its has_* flag; at
+ * least one must be given.  Other fields (name, task, queue, priority,
+ * idempotency_key) cannot change: unknown_field.
+ */
+sched_err_t sched_job_json_parse_update(const char *body, size_t len,
+                                        sched_job_def_t *def,
+                                        sched_json_err_t *jerr);
+
+/**
  * Parse the optional body of cancel/pause/resume: empty, or
  * {"reason": str (< SCHED_MESSAGE_MAX bytes)}.  *reasonp is a malloc'd
  * copy of the reason or NULL.

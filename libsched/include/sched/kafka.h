@@ -65,6 +65,24 @@ int32_t sched_kafka_partition_count(rd_kafka_t *rk, const char *topic,
                                     int timeout_ms);
 
 /**
+ * Whether topics exist, remembered: a topic seen once is taken to exist
+ * from then on; one the broker says does not exist is asked about again
+ * after SCHED_TOPIC_RECHECK_MS (an operator may create it meanwhile).
+ * Bounded (SCHED_TOPIC_CACHE_MAX names; beyond, the oldest negative answer
+ * is forgotten first).  Thread-safe.
+ */
+#define SCHED_TOPIC_RECHECK_MS 5000
+#define SCHED_TOPIC_CACHE_MAX 256
+typedef struct sched_topic_cache_s sched_topic_cache_t;
+sched_topic_cache_t *sched_topic_cache_new(void);
+void sched_topic_cache_destroy(sched_topic_cache_t *c);
+/** 1: the topic exists; 0: the broker says it does not; -1: no answer
+ *  within timeout_ms (not remembered).  May block on a metadata request
+ *  for a topic not known yet. */
+int sched_topic_cache_check(sched_topic_cache_t *c, rd_kafka_t *rk,
+                            const char *topic, int timeout_ms);
+
+/**
  * Produce a dead-letter record: the original payload (may be NULL) with
  * headers klok.reason, klok.source.topic, klok.source.partition,
  * klok.source.offset.  Asynchronous; the producer's delivery callback sees

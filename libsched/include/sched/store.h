@@ -31,7 +31,8 @@
         X(VIEW_EXECS, 5, "view_execs") /* view: tenant|job|exec -> JSON */    \
         X(INFLIGHT, 6, "inflight")     /* timer: running executions */        \
         X(EXEC_DONE, 7, "exec_done")   /* executor: completed ids */        \
-        X(ORPHANS, 8, "orphans")       /* status events before their job */
+        X(ORPHANS, 8, "orphans")       /* status events before their job */ \
+        X(VIEW_INDEX, 9, "view_index") /* view: list indexes -> "" */
 
 typedef enum sched_cf_e {
 #define SCHED_CF_ENUM(name, id, str) SCHED_CF_##name = id,

@@ -10,9 +10,16 @@
  * Rows (column families of sched/store.h):
  *   VIEW_JOBS   tenant 0x00 job_id                  -> job document
  *   VIEW_EXECS  tenant 0x00 job_id 0x00 execution_id -> execution document
+ *   VIEW_INDEX  tenant 0x00 'T' created job_id               -> ""
+ *               tenant 0x00 'S' state 0x00 created job_id    -> ""
+ *               tenant 0x00 'Q' queue 0x00 created job_id    -> ""
+ *               (created: 8 bytes, sched_ms_key of created_at, big-endian;
+ *               written in the same batch as the job document, so a list
+ *               and the documents it returns never disagree for long)
  * Job document: {job_id, tenant, name, state, schedule{type, ...}, task,
  *   parameters, queue, priority, retry{...}, timeout_ms, idempotency_key,
- *   created_at, updated_at, next_run_at, last_execution{execution_id,
+ *   definition_sha256 (sched_view_def_digest), create_offset (the
+ *   CreateJob's offset on its commands partition), created_at, updated_at, next_run_at, last_execution{execution_id,
  *   attempt, scheduled_at, status}, progress, state_reason}
  * Execution document: {execution_id, job_id, attempt, scheduled_at, status,
  *   fired_at, started_at, heartbeat_at, deadline_at, finished_at, retry_at,
@@ -97,6 +104,50 @@ sched_err_t sched_view_list_executions(sched_store_t *store,
                                        const char *after, size_t limit,
                                        char **jsonp, size_t *countp,
                                        char next[SCHED_EXEC_ID_MAX]);
+
+/** Hex SHA-256 with its NUL. */
+#define SCHED_VIEW_DIGEST_MAX 65
+
+/** SHA-256 (hex) of what a create defines — name, schedule, task,
+ *  parameters, queue, priority, retry, timeout_ms — in the view's
+ *  canonical JSON: the job document's "definition_sha256".  An idempotent
+ *  repeat of a create matches when its digest is the same. */
+sched_err_t sched_view_def_digest(const sched_job_def_t *def,
+                                  char out[SCHED_VIEW_DIGEST_MAX]);
+
+/** A filter of sched_view_list_jobs(): "" / SCHED_NONE = any. */
+typedef struct sched_view_filter_s {
+        char state[24];
+        char queue[SCHED_QUEUE_MAX];
+        int64_t from_ms, to_ms; /* created_at in [from, to) */
+} sched_view_filter_t;
+
+/** Longest list cursor, with its NUL. */
+#define SCHED_VIEW_CURSOR_MAX (20 + 1 + SCHED_ID_MAX)
+
+/**
+ * A page of the tenant's jobs matching filter, oldest first (created_at,
+ * then job id), as a JSON array text of job documents (malloc'd, free()
+ * it).  `after` is the previous page's cursor (NULL for the first page):
+ * pages are stable while jobs are added, since new jobs sort after the
+ * ones already listed.  At most `limit` rows; a page may hold fewer when
+ * many index entries had to be passed over (a state and a queue filter
+ * together): *nextp is then still set.  *nextp receives the cursor of the
+ * next page, "" at the end.  SCHED_ERR_INVALID for a cursor this function
+ * did not make.
+ */
+sched_err_t sched_view_list_jobs(sched_store_t *store, const char *tenant,
+                                 const sched_view_filter_t *filter,
+                                 const char *after, size_t limit,
+                                 char **jsonp, size_t *countp,
+                                 char next[SCHED_VIEW_CURSOR_MAX]);
+
+/** Index rows of a job document: called by the applier when a document is
+ *  created (old_state NULL) or its state changes. */
+void sched_view_index_update(sched_store_t *store, sched_batch_t *batch,
+                             const char *tenant, const char *job_id,
+                             const char *queue, int64_t created_ms,
+                             const char *old_state, const char *new_state);
 
 /** True for SUCCEEDED, FAILED, CANCELLED, DEAD_LETTERED, REJECTED. */
 bool sched_view_state_terminal(const char *state);
