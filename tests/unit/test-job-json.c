@@ -444,6 +444,58 @@ static void test_reason(void **state) {
         assert_null(reason);
 }
 
+/* PATCH bodies: only the given parts are flagged, each validated as in a
+ * create; what a job is (name, task, queue...) cannot change. */
+static void test_update(void **state) {
+        sched_event_t ev;
+        sched_json_err_t jerr;
+        const char *b = "{\"parameters\":{\"a\":1},\"timeout_ms\":5000}";
+        sched_event_init(&ev, SCHED_EV_UPDATE_JOB);
+        assert_int_equal(sched_job_json_parse_update(b, strlen(b), &ev.u.def,
+                                                     &jerr),
+                         SCHED_ERR_OK);
+        assert_true(ev.u.def.has_parameters && ev.u.def.has_timeout);
+        assert_false(ev.u.def.has_schedule || ev.u.def.has_retry);
+        assert_string_equal(ev.u.def.parameters, "{\"a\":1}");
+        assert_int_equal(ev.u.def.timeout_ms, 5000);
+        sched_event_clear(&ev);
+
+        b = "{\"schedule\":{\"type\":\"interval\",\"interval_ms\":1000},"
+            "\"retry\":{\"max_attempts\":4}}";
+        assert_int_equal(sched_job_json_parse_update(b, strlen(b), &ev.u.def,
+                                                     &jerr),
+                         SCHED_ERR_OK);
+        assert_true(ev.u.def.has_schedule && ev.u.def.has_retry);
+        assert_false(ev.u.def.has_parameters || ev.u.def.has_timeout);
+        assert_int_equal(ev.u.def.schedule.kind, SCHED_KIND_INTERVAL);
+        assert_int_equal(ev.u.def.retry.max_attempts, 4);
+        sched_event_clear(&ev);
+
+        static const struct {
+                const char *body, *error, *field;
+        } cases[] = {
+                {"{}", "missing_field", ""},
+                {"{\"name\":\"x\"}", "unknown_field", "name"},
+                {"{\"queue\":\"q\"}", "unknown_field", "queue"},
+                {"{\"timeout_ms\":0}", "invalid_field", "timeout_ms"},
+                {"{\"schedule\":{\"type\":\"cron\",\"cron\":\"nope\"}}",
+                 "invalid_field", "schedule.cron"},
+                {"{\"parameters\":[1]}", "invalid_field", "parameters"},
+                {"[]", "invalid_json", ""},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                sched_event_init(&ev, SCHED_EV_UPDATE_JOB);
+                memset(&jerr, 0, sizeof(jerr));
+                assert_int_equal(sched_job_json_parse_update(
+                                         cases[i].body, strlen(cases[i].body),
+                                         &ev.u.def, &jerr),
+                                 SCHED_ERR_INVALID);
+                assert_string_equal(jerr.error, cases[i].error);
+                assert_string_equal(jerr.field, cases[i].field);
+                assert_null(ev.u.def.parameters);
+        }
+}
+
 static void test_ids(void **state) {
         assert_true(sched_job_id_valid("0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b"));
         assert_true(sched_job_id_valid("job_1.a:b"));
@@ -547,6 +599,7 @@ int main(void) {
                 cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_deep_nesting),
                 cmocka_unit_test(test_reason),
+                cmocka_unit_test(test_update),
                 cmocka_unit_test(test_ids),
                 cmocka_unit_test(test_job_id_for),
                 cmocka_unit_test(test_sha256_vectors),

@@ -640,6 +640,138 @@ static void test_executions_order_and_pages(void **state) {
         free(text);
 }
 
+/* --- Job lists ----------------------------------------------------------------- */
+
+/* The job names of a list page, space-separated ("name of j3" -> "j3"). */
+static void list_names(fx_t *fx, const char *tenant, const char *state,
+                       const char *queue, int64_t from, int64_t to,
+                       const char *after, size_t limit, char *out,
+                       size_t out_size, char next[SCHED_VIEW_CURSOR_MAX]) {
+        sched_view_filter_t f;
+        memset(&f, 0, sizeof(f));
+        snprintf(f.state, sizeof(f.state), "%s", state ? state : "");
+        snprintf(f.queue, sizeof(f.queue), "%s", queue ? queue : "");
+        f.from_ms = from;
+        f.to_ms = to;
+        char *text;
+        size_t count;
+        assert_int_equal(sched_view_list_jobs(fx->store, tenant, &f, after,
+                                              limit, &text, &count, next),
+                         SCHED_ERR_OK);
+        json_t *arr = json_loads(text, 0, NULL);
+        free(text);
+        assert_true(json_is_array(arr));
+        assert_int_equal(json_array_size(arr), count);
+        out[0] = '\0';
+        size_t i;
+        json_t *job;
+        json_array_foreach(arr, i, job) {
+                const char *name = json_string_value(json_object_get(job, "name"));
+                assert_non_null(name);
+                assert_string_equal(json_string_value(json_object_get(job, "tenant")),
+                                    tenant);
+                size_t n = strlen(out);
+                snprintf(out + n, out_size - n, "%s%s", n ? " " : "",
+                         name + strlen("name of "));
+        }
+        json_decref(arr);
+}
+
+static int count_rows(fx_t *fx, sched_cf_t cf) {
+        sched_iter_t *it = sched_store_iter(fx->store, cf, NULL, 0, NULL, 0);
+        int n = 0;
+        for (; sched_iter_valid(it); sched_iter_next(it))
+                n++;
+        sched_iter_destroy(it);
+        return n;
+}
+
+static void test_list_jobs_by_state_queue_and_time_in_stable_pages(void **state) {
+        fx_t *fx = *state;
+        sched_event_t ev;
+        char names[256], next[SCHED_VIEW_CURSOR_MAX];
+        for (int i = 0; i < 7; i++) {
+                char job[8];
+                snprintf(job, sizeof(job), "j%d", i);
+                ev_create(fx, &ev, "acme", job, T0 + i * 1000,
+                          SCHED_KIND_DELAY);
+                snprintf(ev.u.def.queue, sizeof(ev.u.def.queue), "%s",
+                         i % 2 ? "q2" : "q1");
+                apply(fx, &ev);
+        }
+        for (int i = 0; i < 2; i++) {
+                char job[8];
+                snprintf(job, sizeof(job), "b%d", i);
+                ev_create(fx, &ev, "beta", job, T0 + i, SCHED_KIND_DELAY);
+                apply(fx, &ev);
+        }
+        ev_status(fx, &ev, "acme", "j1", T0 + 9000, SCHED_STATUS_FIRED,
+                  T0 + 6000, 1);
+        apply(fx, &ev);
+        ev_status(fx, &ev, "acme", "j1", T0 + 9001, SCHED_STATUS_STARTED,
+                  T0 + 6000, 1);
+        apply(fx, &ev);
+        header(fx, &ev, SCHED_EV_CANCEL_JOB, "acme", "j2", T0 + 9002);
+        apply(fx, &ev);
+
+        /* Pages of 3, oldest first; the last page has no cursor. */
+        list_names(fx, "acme", NULL, NULL, SCHED_NONE, SCHED_NONE, NULL, 3,
+                   names, sizeof(names), next);
+        assert_string_equal(names, "j0 j1 j2");
+        assert_true(next[0]);
+        char c1[SCHED_VIEW_CURSOR_MAX];
+        memcpy(c1, next, sizeof(c1));
+        /* A job created after the listing began sorts after every page. */
+        ev_create(fx, &ev, "acme", "j7", T0 + 7000, SCHED_KIND_DELAY);
+        apply(fx, &ev);
+        list_names(fx, "acme", NULL, NULL, SCHED_NONE, SCHED_NONE, c1, 3,
+                   names, sizeof(names), next);
+        assert_string_equal(names, "j3 j4 j5");
+        list_names(fx, "acme", NULL, NULL, SCHED_NONE, SCHED_NONE, next, 3,
+                   names, sizeof(names), next);
+        assert_string_equal(names, "j6 j7");
+        assert_string_equal(next, "");
+
+        /* The state index follows every change, and nothing else. */
+        list_names(fx, "acme", "SCHEDULED", NULL, SCHED_NONE, SCHED_NONE, NULL,
+                   100, names, sizeof(names), next);
+        assert_string_equal(names, "j0 j3 j4 j5 j6 j7");
+        list_names(fx, "acme", "RUNNING", NULL, SCHED_NONE, SCHED_NONE, NULL,
+                   100, names, sizeof(names), next);
+        assert_string_equal(names, "j1");
+        list_names(fx, "acme", "CANCELLED", NULL, SCHED_NONE, SCHED_NONE,
+                   NULL, 100, names, sizeof(names), next);
+        assert_string_equal(names, "j2");
+        list_names(fx, "acme", NULL, "q2", SCHED_NONE, SCHED_NONE, NULL, 100,
+                   names, sizeof(names), next);
+        assert_string_equal(names, "j1 j3 j5");
+        list_names(fx, "acme", "SCHEDULED", "q2", SCHED_NONE, SCHED_NONE, NULL,
+                   100, names, sizeof(names), next);
+        assert_string_equal(names, "j3 j5");
+        /* created_at in [from, to) */
+        list_names(fx, "acme", NULL, NULL, T0 + 2000, T0 + 5000, NULL, 100,
+                   names, sizeof(names), next);
+        assert_string_equal(names, "j2 j3 j4");
+        list_names(fx, "beta", NULL, NULL, SCHED_NONE, SCHED_NONE, NULL, 100,
+                   names, sizeof(names), next);
+        assert_string_equal(names, "b0 b1");
+        list_names(fx, "nobody", NULL, NULL, SCHED_NONE, SCHED_NONE, NULL, 100,
+                   names, sizeof(names), next);
+        assert_string_equal(names, "");
+
+        /* One 'T', one 'Q' and exactly one 'S' row per job. */
+        assert_int_equal(count_rows(fx, SCHED_CF_VIEW_INDEX), 3 * 10);
+
+        sched_view_filter_t f;
+        memset(&f, 0, sizeof(f));
+        f.from_ms = f.to_ms = SCHED_NONE;
+        char *text;
+        size_t count;
+        assert_int_equal(sched_view_list_jobs(fx->store, "acme", &f, "garbage",
+                                              10, &text, &count, next),
+                         SCHED_ERR_INVALID);
+}
+
 /* --- Determinism ----------------------------------------------------------- */
 
 /* Every event kind over a few jobs, in one fixed order. */
@@ -737,6 +869,7 @@ static void test_replay_is_byte_identical(void **state) {
         replay(b);
         assert_int_equal(compare_cf(a, b, SCHED_CF_VIEW_JOBS), 20);
         assert_int_equal(compare_cf(a, b, SCHED_CF_VIEW_EXECS), 21);
+        assert_int_equal(compare_cf(a, b, SCHED_CF_VIEW_INDEX), 3 * 20);
         assert_int_equal(compare_cf(a, b, SCHED_CF_META), 1);
         assert_int_equal(sched_store_offset_get(a->store, "klok.commands", 0),
                          20);
@@ -764,6 +897,9 @@ int main(void) {
                                                 teardown),
                 cmocka_unit_test_setup_teardown(
                         test_executions_order_and_pages, setup, teardown),
+                cmocka_unit_test_setup_teardown(
+                        test_list_jobs_by_state_queue_and_time_in_stable_pages,
+                        setup, teardown),
                 cmocka_unit_test(test_replay_is_byte_identical),
         };
         char err[512];
