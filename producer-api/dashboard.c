@@ -131,6 +131,8 @@ void api_dashboard_free(void) {
 }
 
 enum MHD_Result api_dashboard_handle(api_req_t *req, const char *name) {
+        if (!strcmp(name, "/")) /* "/dashboard" */
+                return api_reply(req, 308, "text/plain", "", 0);
         if (!*name)
                 name = "index.html";
         for (int i = 0; i < nfiles; i++) {

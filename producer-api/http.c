@@ -78,6 +78,9 @@ enum MHD_Result api_reply(api_req_t *req, unsigned code,
                 }
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
         }
+        if (code == 308)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION,
+                                        "/dashboard/");
         if (code == 201 && req->job_id[0]) {
                 char loc[32 + SCHED_ID_MAX];
                 snprintf(loc, sizeof(loc), "/v1/jobs/%s", req->job_id);
@@ -141,6 +144,10 @@ static unsigned route(api_req_t *req, const char *method, const char *url) {
                 return get || post ? 0 : 405;
         }
         static const char dash[] = "/dashboard/";
+        if (!strcmp(url, "/dashboard")) { /* its pages use relative URLs */
+                snprintf(req->job_id, sizeof(req->job_id), "/");
+                return (req->route = API_ROUTE_DASHBOARD), get ? 0 : 405;
+        }
         if (!strncmp(url, dash, sizeof(dash) - 1)) {
                 /* The file name travels in job_id (a file of the
                  * dashboard's own list, never a path). */

@@ -15,6 +15,7 @@
   var TOKEN_KEY = "klok.token";
   var REFRESH_MS = 2000;
   var EXEC_PAGE = 100;
+  var LIMIT_DEFAULT = 50;
   var REQUEST_TIMEOUT_MS = 15000;
   var API_ROOT = "../v1/jobs";
   var TERMINAL = ["SUCCEEDED", "FAILED", "CANCELLED", "DEAD_LETTERED", "REJECTED"];
@@ -27,7 +28,7 @@
   var st = {
     status: "",
     queue: "",
-    limit: 50,
+    limit: LIMIT_DEFAULT,
     cursors: [null],   // the cursor of every page visited; the last is the current page
     nextCursor: null,
     selected: null,    // job id shown in the detail
@@ -48,6 +49,10 @@
     if (text !== undefined && text !== null) e.textContent = String(text);
     if (cls) e.className = cls;
     return e;
+  }
+
+  function orDash(v) {
+    return v === null || v === undefined || v === "" ? "—" : String(v);
   }
 
   function clear(node) {
@@ -115,8 +120,9 @@
       });
     }).catch(function (e) {
       if (e instanceof ApiError) throw e;
-      throw new ApiError(0, "", e && e.name === "AbortError" ? "no answer within " +
-                         REQUEST_TIMEOUT_MS / 1000 + " s" : (e && e.message) || "network error", "");
+      var why = e && e.name === "AbortError" ? "no answer within " + REQUEST_TIMEOUT_MS / 1000 +
+        " s" : (e && e.message) || "network error";
+      throw new ApiError(0, "", why, "");
     }).then(function (v) { clearTimeout(timeout); st.inflight--; return v; },
             function (e) { clearTimeout(timeout); st.inflight--; throw e; });
   }
@@ -204,7 +210,8 @@
   function loadList() {
     var seq = ++st.listSeq;
     var cursor = st.cursors[st.cursors.length - 1];
-    return api("GET", API_ROOT, { status: st.status, queue: st.queue, limit: st.limit, cursor: cursor })
+    var q = { status: st.status, queue: st.queue, limit: st.limit, cursor: cursor };
+    return api("GET", API_ROOT, q)
       .then(function (body) {
         if (seq !== st.listSeq) return;
         var jobs = body && Array.isArray(body.jobs) ? body.jobs : [];
@@ -321,7 +328,7 @@
     dl.appendChild(el("dt", label));
     var dd = el("dd");
     if (pre) dd.appendChild(el("pre", value));
-    else dd.textContent = value === null || value === undefined || value === "" ? "—" : String(value);
+    else dd.textContent = orDash(value);
     dl.appendChild(dd);
     return dd;
   }
@@ -341,15 +348,18 @@
     addField(dl, "Priority", job.priority);
     addField(dl, "Schedule", scheduleText(job.schedule));
     var next = addField(dl, "Next run", job.next_run_at ? fmtTime(job.next_run_at) : null);
-    if (job.next_run_at) next.appendChild(el("span", " (" + relTime(job.next_run_at) + ")", "muted"));
+    if (job.next_run_at) {
+      next.appendChild(el("span", " (" + relTime(job.next_run_at) + ")", "muted"));
+    }
     if (Array.isArray(job.upcoming) && job.upcoming.length) {
       addField(dl, "Upcoming", job.upcoming.map(fmtTime).join("\n"), true);
     }
     var r = job.retry || {};
     addField(dl, "Retry", r.max_attempts !== undefined
-      ? r.max_attempts + (r.max_attempts === 1 ? " attempt" : " attempts") + ", backoff " + r.initial_backoff_ms + " ms × " + r.multiplier +
-        " up to " + r.max_backoff_ms + " ms" : null);
-    addField(dl, "Timeout", job.timeout_ms !== undefined && job.timeout_ms !== null ? job.timeout_ms + " ms" : null);
+      ? r.max_attempts + (r.max_attempts === 1 ? " attempt" : " attempts") + ", backoff " +
+        r.initial_backoff_ms + " ms × " + r.multiplier + " up to " + r.max_backoff_ms + " ms"
+      : null);
+    addField(dl, "Timeout", orDash(job.timeout_ms) === "—" ? null : job.timeout_ms + " ms");
     addField(dl, "Idempotency key", job.idempotency_key);
     addField(dl, "Tenant", job.tenant);
     addField(dl, "Created", fmtTime(job.created_at));
@@ -381,8 +391,9 @@
     $("progress-box").hidden = !show;
     if (show) {
       progressBar($("detail-progress"), $("detail-progress-fill"), pct);
+      var note = running && running.message ? " — " + running.message : "";
       $("detail-progress-text").textContent = pct === null || pct === undefined
-        ? "no progress reported" : pct + " %" + (running && running.message ? " — " + running.message : "");
+        ? "no progress reported" : pct + " %" + note;
     }
     updateButtons();
   }
@@ -419,11 +430,14 @@
         p.textContent = "—";
       }
       tr.appendChild(p);
-      tr.appendChild(el("td", x.exit_code === null || x.exit_code === undefined ? "—" : x.exit_code));
+      tr.appendChild(el("td", orDash(x.exit_code)));
       var msg = el("td", null, "msg");
       var text = x.error || x.message || "";
       msg.appendChild(el("span", text || (x.retry_at ? "" : "—")));
-      if (x.retry_at) msg.appendChild(el("span", (text ? " · " : "") + "retry at " + fmtTime(x.retry_at), "muted"));
+      if (x.retry_at) {
+        var when = "retry at " + fmtTime(x.retry_at);
+        msg.appendChild(el("span", (text ? " · " : "") + when, "muted"));
+      }
       if (x.output) {
         var d = el("details");
         d.open = !!open[x.execution_id || ""];
@@ -448,7 +462,8 @@
   function act(kind) {
     var job = st.job;
     if (!job || st.acting || CAN[kind].indexOf(job.state) < 0) return;
-    if (kind === "cancel" && !window.confirm("Cancel job \"" + (job.name || job.job_id) + "\"?")) return;
+    if (kind === "cancel" &&
+        !window.confirm("Cancel job \"" + (job.name || job.job_id) + "\"?")) return;
     st.acting = true;
     updateButtons();
     var msg = $("action-msg");
@@ -512,6 +527,10 @@
       st.status = $("filter-status").value;
       st.queue = $("filter-queue").value.trim();
       resetPaging();
+      // The filters in the address: a reload or a shared link shows the same list.
+      history.replaceState(null, "", location.pathname + query({
+        status: st.status, queue: st.queue, limit: st.limit === LIMIT_DEFAULT ? "" : st.limit
+      }) + location.hash);
       loadList().then(clearError, showError);
     });
     $("filter-status").addEventListener("change", function () {
