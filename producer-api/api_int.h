@@ -166,7 +166,7 @@ struct api_req_s {
         char tenant[SCHED_TENANT_MAX];
         unsigned scopes; /* SCHED_SCOPE_* of sched/jwt.h */
         bool premium;
-        bool auth_challenge; /* 401: WWW-Authenticate */
+        int auth_challenge;  /* 401: 1 no token, 2 a bad one */
         int retry_after;     /* 429: seconds; 0 = 1 */
         /* A create with an idempotency key: its definition's digest, to
          * tell a repeat (200) from a conflict (409). */

@@ -161,8 +161,9 @@ static int rate_take(const char *tenant, double rate) {
 }
 
 /* 401 with the reason, as RFC 6750 asks. */
-static unsigned unauthorized(api_req_t *req, const char *why) {
-        req->auth_challenge = true;
+static unsigned unauthorized(api_req_t *req, bool had_token,
+                             const char *why) {
+        req->auth_challenge = had_token ? 2 : 1;
         api_reply_error(req, 401, "unauthorized", why, NULL);
         return 401;
 }
@@ -182,13 +183,14 @@ unsigned api_auth_request(api_req_t *req) {
                         req->conn, MHD_HEADER_KIND,
                         MHD_HTTP_HEADER_AUTHORIZATION);
                 if (!h)
-                        return unauthorized(req, "a bearer token is required "
+                        return unauthorized(req, false,
+                                            "a bearer token is required "
                                                  "(Authorization: Bearer ...)");
                 sched_principal_t p;
                 char why[128];
                 if (sched_jwt_verify(api->jwt, h, sched_now_ms() / 1000, &p,
                                      why, sizeof(why)))
-                        return unauthorized(req, why);
+                        return unauthorized(req, true, why);
                 snprintf(req->tenant, sizeof(req->tenant), "%s", p.tenant);
                 req->scopes = p.scopes;
                 req->premium = p.premium;
@@ -208,13 +210,23 @@ unsigned api_auth_request(api_req_t *req) {
         }
         const char *other = MHD_lookup_connection_value(
                 req->conn, MHD_GET_ARGUMENT_KIND, "tenant");
-        if (other && strcmp(other, req->tenant) &&
-            !(req->scopes & SCHED_SCOPE_ADMIN)) {
-                api_reply_error(req, 403, "forbidden",
-                                "reading another tenant needs the admin "
-                                "scope",
-                                "tenant");
-                return 403;
+        if (other && strcmp(other, req->tenant)) {
+                bool read = need == SCHED_SCOPE_READ;
+                if (!read || !(req->scopes & SCHED_SCOPE_ADMIN)) {
+                        api_reply_error(req, 403, "forbidden",
+                                        read ? "reading another tenant needs "
+                                               "the admin scope"
+                                             : "writes act on the token's own "
+                                               "tenant only",
+                                        "tenant");
+                        return 403;
+                }
+                if (strlen(other) >= SCHED_TENANT_MAX) {
+                        api_reply_error(req, 400, "invalid_field",
+                                        "longer than a tenant can be",
+                                        "tenant");
+                        return 400;
+                }
         }
         int64_t rate = req->premium ? api->conf.rate_premium
                                     : api->conf.rate_standard;

@@ -45,10 +45,13 @@ enum MHD_Result api_reply(api_req_t *req, unsigned code,
                          req->retry_after > 0 ? req->retry_after : 1);
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
         }
-        if (code == 401 && req->auth_challenge)
-                MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                                        "Bearer realm=\"klok\", "
-                                        "error=\"invalid_token\"");
+        if (code == 401 && req->auth_challenge) /* RFC 6750 §3 */
+                MHD_add_response_header(
+                        resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                        req->auth_challenge == 2
+                                ? "Bearer realm=\"klok\", "
+                                  "error=\"invalid_token\""
+                                : "Bearer realm=\"klok\"");
         if (req->route == API_ROUTE_DASHBOARD) {
                 /* The page loads its own files only; nothing inline. */
                 MHD_add_response_header(resp, "Content-Security-Policy",

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "sched/time.h"
+#include "sched/timer_state.h"
 #include "sched/uuid.h"
 
 /* How documents are written: canonical, so replays compare byte for byte. */
@@ -355,11 +356,22 @@ static bool job_command(json_t *job, const sched_event_t *ev, bool *oom) {
         case SCHED_EV_UPDATE_JOB:
                 if (terminal)
                         return false;
-                if (def->has_schedule) {
-                        jset(job, "schedule",
-                             schedule_json(&def->schedule, oom), oom);
-                        jset(job, "next_run_at",
-                             jtime(first_due(&def->schedule, ev->ts_ms)), oom);
+                /* As the timer does: a new schedule applies to a job that
+                 * waits for its next firing (not to one running now), and
+                 * only if it has an occurrence. */
+                if (def->has_schedule &&
+                    (!strcmp(state, "SCHEDULED") || !strcmp(state, "PAUSED"))) {
+                        char reason[256];
+                        if (sched_timer_first_due(ev, reason,
+                                                  sizeof(reason)) !=
+                            SCHED_NONE) {
+                                jset(job, "schedule",
+                                     schedule_json(&def->schedule, oom), oom);
+                                jset(job, "next_run_at",
+                                     jtime(first_due(&def->schedule,
+                                                     ev->ts_ms)),
+                                     oom);
+                        }
                 }
                 if (def->has_parameters)
                         jset(job, "parameters",

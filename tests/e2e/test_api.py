@@ -165,8 +165,11 @@ def test_requests_without_a_valid_token_are_401_and_say_why():
                                                          "schedule": LATER})):
             status, resp, hdrs = A.call(method, path, body, tok)
             check(status == 401, "%s %s with %r -> %s %s" % (method, path, why, status, resp))
-            check(hdrs.get("WWW-Authenticate", "").startswith("Bearer"),
-                  "no WWW-Authenticate: %s" % dict(hdrs))
+            challenge = hdrs.get("WWW-Authenticate", "")
+            check(challenge.startswith("Bearer"), "no WWW-Authenticate: %s" % dict(hdrs))
+            # RFC 6750 §3: an error code only when a token was sent.
+            check(('error="invalid_token"' in challenge) == bool(tok),
+                  "challenge %r for token %r" % (challenge, why))
             check(why.lower() in resp.get("message", "").lower(), "reason: %s" % resp)
             check(not tok or tok not in json.dumps(resp), "the token is echoed: %s" % resp)
 
@@ -313,6 +316,12 @@ def test_patch_changes_parameters_and_timeout_and_names_bad_fields():
     check(status == 202, "PATCH: %s %s" % (status, resp))
     status, doc = seen(A, TOK1, resp)
     check(doc["parameters"] == {"v": 2} and doc["timeout_ms"] == 5000, "after PATCH: %s" % doc)
+    status, resp = A.http("PATCH", "/v1/jobs/" + job["job_id"],
+                          {"schedule": {"type": "delay", "delay_ms": 7200000}}, TOK1)
+    check(status == 202, "PATCH schedule: %s %s" % (status, resp))
+    status, moved = seen(A, TOK1, resp)
+    check(moved["schedule"]["delay_ms"] == 7200000 and
+          moved["next_run_at"] > doc["next_run_at"], "schedule not moved: %s" % moved)
     for body, field in (({"name": "x"}, "name"), ({"timeout_ms": -1}, "timeout_ms"),
                         ({"schedule": {"type": "cron", "cron": "nope"}}, "schedule.cron"),
                         ({}, "")):
