@@ -176,8 +176,6 @@ static int exe_start(exe_t *exe, char *errstr, size_t errstr_size) {
         if (!(exe->producer = sched_kafka_producer_new(conf, NULL, errstr,
                                                        errstr_size)))
                 return -1;
-        if (exe_kafka_sinks_start(exe, errstr, errstr_size))
-                return -1;
         /* A crashed executor's partitions move to the others after 10 s
          * (librdkafka's default is 45 s). */
         const char *cconf[] = {"fetch.wait.max.ms", "10",

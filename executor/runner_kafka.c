@@ -14,7 +14,8 @@
  *
  * The wait is bounded by the task's delivery timeout: its topic handle's
  * message.timeout.ms, the task's timeout_ms (EXE_KAFKA_TIMEOUT_MS if not
- * set).  The job's own timeout does not shorten it: librdkafka cannot take
+ * set), made at the task's first execution.  The job's own timeout does
+ * not shorten it: librdkafka cannot take
  * back a record it was given, so giving up earlier would only report a
  * failure for a record that may still arrive.  Tasks on the same topic
  * share one handle, with the shortest of their timeouts.
@@ -48,44 +49,47 @@ int64_t exe_kafka_timeout_ms(const exe_task_t *task) {
         return task->timeout_ms > 0 ? task->timeout_ms : EXE_KAFKA_TIMEOUT_MS;
 }
 
-int exe_kafka_sinks_start(exe_t *exe, char *errstr, size_t errstr_size) {
-        for (int i = 0; i < exe->conf.ntasks; i++) {
-                exe_task_t *task = &exe->conf.tasks[i];
-                if (task->kind != EXE_KIND_KAFKA || task->sink)
-                        continue;
-                int64_t timeout = exe_kafka_timeout_ms(task);
-                for (int j = i + 1; j < exe->conf.ntasks; j++) {
-                        const exe_task_t *o = &exe->conf.tasks[j];
-                        if (o->kind == EXE_KIND_KAFKA &&
-                            !strcmp(o->topic, task->topic) &&
-                            exe_kafka_timeout_ms(o) < timeout)
-                                timeout = exe_kafka_timeout_ms(o);
-                }
-                char value[32];
-                snprintf(value, sizeof(value), "%lld", (long long)timeout);
-                rd_kafka_topic_conf_t *tconf = rd_kafka_topic_conf_new();
-                if (rd_kafka_topic_conf_set(tconf, "message.timeout.ms", value,
-                                            errstr, errstr_size) !=
-                    RD_KAFKA_CONF_OK) {
-                        rd_kafka_topic_conf_destroy(tconf);
-                        return -1;
-                }
-                rd_kafka_topic_t *rkt =
-                        rd_kafka_topic_new(exe->producer, task->topic, tconf);
-                if (!rkt) {
-                        snprintf(errstr, errstr_size, "task %s: topic %s: %s",
-                                 task->name, task->topic,
-                                 rd_kafka_err2str(rd_kafka_last_error()));
-                        return -1;
-                }
-                for (int j = i; j < exe->conf.ntasks; j++) {
+/* The task's topic handle, made at its first execution (not at start: a
+ * handle made before its topic exists is marked as not existing, and the
+ * producer would learn otherwise only at its next metadata refresh).  NULL
+ * with errstr on failure. */
+static rd_kafka_topic_t *sink_of(exe_t *exe, const exe_task_t *task,
+                                 char *errstr, size_t errstr_size) {
+        static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+        pthread_mutex_lock(&lock);
+        rd_kafka_topic_t *rkt = task->sink;
+        if (rkt) {
+                pthread_mutex_unlock(&lock);
+                return rkt;
+        }
+        int64_t timeout = exe_kafka_timeout_ms(task);
+        for (int j = 0; j < exe->conf.ntasks; j++) {
+                const exe_task_t *o = &exe->conf.tasks[j];
+                if (o->kind == EXE_KIND_KAFKA &&
+                    !strcmp(o->topic, task->topic) &&
+                    exe_kafka_timeout_ms(o) < timeout)
+                        timeout = exe_kafka_timeout_ms(o);
+        }
+        char value[32];
+        snprintf(value, sizeof(value), "%lld", (long long)timeout);
+        rd_kafka_topic_conf_t *tconf = rd_kafka_topic_conf_new();
+        if (rd_kafka_topic_conf_set(tconf, "message.timeout.ms", value,
+                                    errstr, errstr_size) != RD_KAFKA_CONF_OK) {
+                rd_kafka_topic_conf_destroy(tconf);
+        } else if (!(rkt = rd_kafka_topic_new(exe->producer, task->topic,
+                                               tconf))) {
+                snprintf(errstr, errstr_size, "topic handle: %s",
+                         rd_kafka_err2str(rd_kafka_last_error()));
+        } else { /* every task on this topic shares it */
+                for (int j = 0; j < exe->conf.ntasks; j++) {
                         exe_task_t *o = &exe->conf.tasks[j];
                         if (o->kind == EXE_KIND_KAFKA &&
                             !strcmp(o->topic, task->topic))
                                 o->sink = rkt;
                 }
         }
-        return 0;
+        pthread_mutex_unlock(&lock);
+        return rkt;
 }
 
 void exe_kafka_sinks_stop(exe_t *exe) {
@@ -119,6 +123,7 @@ static bool permanent(rd_kafka_resp_err_t err) {
 /* Produce with job as the message's opaque and wait for its delivery
  * report; the error it carries. */
 static rd_kafka_resp_err_t produce_acked(exe_t *exe, exe_job_t *job,
+                                         rd_kafka_topic_t *rkt,
                                          const exe_task_t *task,
                                          const char *key, const char *value) {
         rd_kafka_headers_t *hdrs = headers_new(task, &job->ev);
@@ -131,7 +136,7 @@ static rd_kafka_resp_err_t produce_acked(exe_t *exe, exe_job_t *job,
                  * result is reported; headers are the message's on
                  * success only. */
                 err = rd_kafka_producev(
-                        exe->producer, RD_KAFKA_V_RKT((rd_kafka_topic_t *)task->sink),
+                        exe->producer, RD_KAFKA_V_RKT(rkt),
                         RD_KAFKA_V_KEY(key, strlen(key)),
                         RD_KAFKA_V_VALUE((void *)value, strlen(value)),
                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -166,7 +171,17 @@ void exe_run_kafka(exe_t *exe, exe_job_t *job, const exe_task_t *task,
                 res->retryable = true;
                 return;
         }
-        rd_kafka_resp_err_t err = produce_acked(exe, job, task, key, params);
+        char errstr[256];
+        rd_kafka_topic_t *rkt = sink_of(exe, task, errstr, sizeof(errstr));
+        if (!rkt) {
+                free(key);
+                snprintf(res->message, sizeof(res->message),
+                         "cannot produce to %s: %s", task->topic, errstr);
+                res->retryable = true;
+                return;
+        }
+        rd_kafka_resp_err_t err = produce_acked(exe, job, rkt, task, key,
+                                                params);
         free(key);
         if (err) {
                 bool perm = permanent(err);

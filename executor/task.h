@@ -61,7 +61,7 @@ typedef struct exe_task_s {
         /* kafka */
         char *topic;
         char *key; /* template; NULL = "{job_id}" */
-        void *sink; /* its rd_kafka_topic_t, from exe_kafka_sinks_start() */
+        void *sink; /* its rd_kafka_topic_t, made at its first execution */
 } exe_task_t;
 
 /** Outcome of running one task. */
@@ -115,10 +115,8 @@ void exe_run_http(struct exe_s *exe, struct exe_job_s *job,
                   const exe_task_t *task, exe_result_t *res);
 
 /* runner_kafka.c */
-/** The kafka tasks' topic handles on exe's producer, whose delivery
- *  timeout is the task's timeout_ms (EXE_KAFKA_TIMEOUT_MS if none); once
- *  the producer exists, before any worker starts.  -1 with errstr. */
-int exe_kafka_sinks_start(struct exe_s *exe, char *errstr, size_t errstr_size);
+/** Destroy the kafka tasks' topic handles (made at their first execution,
+ *  with the task's delivery timeout), before the producer. */
 void exe_kafka_sinks_stop(struct exe_s *exe);
 /** A kafka task's delivery timeout, which bounds its executions. */
 int64_t exe_kafka_timeout_ms(const exe_task_t *task);

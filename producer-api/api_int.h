@@ -125,6 +125,8 @@ typedef struct api_s {
         pthread_t queues_thread;
         bool queues_stop;              /* under lock */
         struct sched_strset_s *queues; /* executions topics; under lock */
+        bool queues_wanted;            /* a request waits for a re-read */
+        api_req_t *queue_waiters;      /* ... these (under lock) */
 
         /* viewer.c */
         pthread_t viewer;
@@ -153,6 +155,7 @@ typedef enum api_req_state_e {
         API_REQ_READING = 0,  /* headers seen, reading the body */
         API_REQ_PRODUCING,    /* suspended until the delivery report */
         API_REQ_WAITING_VIEW, /* suspended until the view has a token */
+        API_REQ_WAITING_QUEUES, /* suspended until the queues are re-read */
         API_REQ_RESUMED,      /* resumed; answer on the next call */
 } api_req_state_t;
 
@@ -172,6 +175,7 @@ struct api_req_s {
          * tell a repeat (200) from a conflict (409). */
         bool keyed;
         char digest[SCHED_VIEW_DIGEST_MAX];
+        bool queues_checked; /* the queues were re-read for it once */
 
         char *body;
         size_t body_len, body_cap;
@@ -244,6 +248,11 @@ void api_producer_drain(api_t *api, int64_t timeout_ms);
 /** 1: the queue's topic of that tier exists; 0: it does not; -1: not
  *  known yet (the first metadata answer is pending). */
 int api_queue_known(api_t *api, const char *queue, bool high);
+/** Suspend req until the list of queues has been read again (a topic may
+ *  have been created since the last look).  False when shutting down. */
+bool api_queues_wait(api_req_t *req);
+/** Resume every request waiting for the queues (shutdown). */
+void api_queues_release_all(api_t *api);
 void api_producer_stop(api_t *api);
 
 /* viewer.c */

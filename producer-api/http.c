@@ -326,6 +326,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         switch (req->state) {
         case API_REQ_PRODUCING:
         case API_REQ_WAITING_VIEW:
+        case API_REQ_WAITING_QUEUES:
                 return MHD_YES; /* not resumed yet */
         case API_REQ_READING:
         case API_REQ_RESUMED:

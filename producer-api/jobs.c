@@ -228,10 +228,18 @@ static enum MHD_Result handle_create(api_req_t *req) {
                                        jerr.field);
 
         /* A queue without its executions topic: nobody would ever run the
-         * job.  (Until the API's first look at the topics, the timer
-         * fails such an execution with the reason.) */
+         * job.  One not in the list read last is looked up again first
+         * (without blocking this thread).  (Until the API's first look at
+         * the topics, the timer fails such an execution with the
+         * reason.) */
         bool high = ev.u.def.priority == SCHED_PRIO_HIGH;
-        if (api_queue_known(api, ev.u.def.queue, high) == 0) {
+        int known = api_queue_known(api, ev.u.def.queue, high);
+        if (known == 0 && !req->queues_checked && api_queues_wait(req)) {
+                /* Not seen yet: look again (it may be new), then decide. */
+                sched_event_clear(&ev);
+                return MHD_YES;
+        }
+        if (known == 0) {
                 char msg[SCHED_QUEUE_MAX + 96];
                 snprintf(msg, sizeof(msg),
                          "no executor queue \"%s\" (its %s topic does not "

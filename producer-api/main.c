@@ -139,6 +139,7 @@ static int run(api_t *api) {
         api_http_quiesce(api);
         api_producer_drain(api, api->conf.shutdown_timeout_ms);
         api_viewer_release_all(api);
+        api_queues_release_all(api);
         api_http_stop(api);
         api_viewer_stop(api);
         api_producer_stop(api);

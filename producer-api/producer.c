@@ -117,23 +117,67 @@ static void queues_refresh(api_t *api) {
         sched_strset_destroy(old);
 }
 
+/* Under lock: resume the requests of list (they check the queues again). */
+static void queue_waiters_resume(api_req_t *list) {
+        while (list) {
+                api_req_t *req = list;
+                list = req->wait_next;
+                req->wait_next = NULL;
+                req->queues_checked = true;
+                req->state = API_REQ_RESUMED;
+                MHD_resume_connection(req->conn);
+        }
+}
+
 static void *queues_main(void *arg) {
         api_t *api = arg;
         pthread_mutex_lock(&api->lock);
         while (!api->queues_stop) {
+                /* The requests waiting now are answered by this look,
+                 * which starts after they arrived; later ones by the
+                 * next. */
+                api_req_t *waiting = api->queue_waiters;
+                api->queue_waiters = NULL;
+                api->queues_wanted = false;
                 pthread_mutex_unlock(&api->lock);
                 queues_refresh(api);
                 pthread_mutex_lock(&api->lock);
+                queue_waiters_resume(waiting);
                 struct timespec until;
                 clock_gettime(CLOCK_MONOTONIC, &until);
                 until.tv_sec += QUEUES_REFRESH_MS / 1000;
-                while (!api->queues_stop &&
+                while (!api->queues_stop && !api->queues_wanted &&
                        pthread_cond_timedwait(&api->cond, &api->lock,
                                               &until) == 0)
                         ;
         }
         pthread_mutex_unlock(&api->lock);
         return NULL;
+}
+
+bool api_queues_wait(api_req_t *req) {
+        api_t *api = req->api;
+        pthread_mutex_lock(&api->lock);
+        if (api->draining || api->queues_stop) {
+                pthread_mutex_unlock(&api->lock);
+                return false;
+        }
+        req->wait_next = api->queue_waiters;
+        api->queue_waiters = req;
+        api->queues_wanted = true;
+        req->state = API_REQ_WAITING_QUEUES;
+        MHD_suspend_connection(req->conn);
+        pthread_cond_broadcast(&api->cond);
+        pthread_mutex_unlock(&api->lock);
+        return true;
+}
+
+void api_queues_release_all(api_t *api) {
+        pthread_mutex_lock(&api->lock);
+        api->draining = true;
+        queue_waiters_resume(api->queue_waiters);
+        api->queue_waiters = NULL;
+        pthread_mutex_unlock(&api->lock);
 }
 
 int api_queue_known(api_t *api, const char *queue, bool high) {
