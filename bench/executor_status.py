@@ -114,17 +114,23 @@ def stamp(args):
           % (len(over), pct(over, 50), pct(over, 99), max(over), min(over)))
 
 
-def tiers(args):
+def starts_and_due_times(args, due_since):
+    """The STARTED events as (µs clock, is high, event), in start order, and the timestamps
+    of the high tier's ExecutionDue records by execution id."""
     evs = status_events(args.prefix, args.since)
     starts = sorted(((us_of(e), e["job_id"].startswith("due-high-"), e)
                      for e in evs if e["status"] == "STARTED"), key=lambda s: s[0])
     if len(starts) < args.want:
         sys.exit("executor_status: %d of %d starts" % (len(starts), args.want))
-    # Timestamps of the ExecutionDue records of the high tier, by execution id.
     due_ts = {}
-    for ts, v in read_topic(args.due_topic, 0):
+    for ts, v in read_topic(args.due_topic, due_since):
         _, rec = WIRE.decode(v)
         due_ts[rec["execution_id"]] = ts
+    return starts, due_ts
+
+
+def tiers(args):
+    starts, due_ts = starts_and_due_times(args, 0)
     high_idx = [i for i, s in enumerate(starts) if s[1]]
     first, last = high_idx[0], high_idx[-1]
     window = starts[first:last + 1]
@@ -147,15 +153,7 @@ def tiers(args):
 
 
 def arrivals(args):
-    evs = status_events(args.prefix, args.since)
-    starts = sorted(((us_of(e), e["job_id"].startswith("due-high-"), e)
-                     for e in evs if e["status"] == "STARTED"), key=lambda s: s[0])
-    if len(starts) < args.want:
-        sys.exit("executor_status: %d of %d starts" % (len(starts), args.want))
-    due_ts = {}
-    for ts, v in read_topic(args.due_topic, args.since):
-        _, rec = WIRE.decode(v)
-        due_ts[rec["execution_id"]] = ts
+    starts, due_ts = starts_and_due_times(args, args.since)
     high = [s for s in starts if s[1]]
     if not high or len(due_ts) < len(high):
         sys.exit("executor_status: %d high starts, %d high records" % (len(high), len(due_ts)))

@@ -485,20 +485,28 @@ static json_t *load(const char *body, size_t len, sched_json_err_t *jerr) {
         return root;
 }
 
-sched_err_t sched_job_json_parse(const char *body, size_t len,
-                                 sched_job_def_t *def,
-                                 sched_json_err_t *jerr) {
+/* Load body and fill def with parse(); def owns nothing on failure. */
+static sched_err_t parse_def(const char *body, size_t len,
+                             sched_job_def_t *def, sched_json_err_t *jerr,
+                             sched_err_t (*parse)(json_t *, sched_job_def_t *,
+                                                  sched_json_err_t *)) {
         json_t *root = load(body, len, jerr);
         if (!root)
                 return SCHED_ERR_INVALID;
         def->parameters = NULL;
-        sched_err_t err = parse_job(root, def, jerr);
+        sched_err_t err = parse(root, def, jerr);
         json_decref(root);
         if (err) {
                 free(def->parameters);
                 def->parameters = NULL;
         }
         return err;
+}
+
+sched_err_t sched_job_json_parse(const char *body, size_t len,
+                                 sched_job_def_t *def,
+                                 sched_json_err_t *jerr) {
+        return parse_def(body, len, def, jerr, parse_job);
 }
 
 static const char *const update_fields[] = {"schedule", "parameters",
@@ -538,17 +546,7 @@ static sched_err_t parse_update(json_t *root, sched_job_def_t *def,
 sched_err_t sched_job_json_parse_update(const char *body, size_t len,
                                         sched_job_def_t *def,
                                         sched_json_err_t *jerr) {
-        json_t *root = load(body, len, jerr);
-        if (!root)
-                return SCHED_ERR_INVALID;
-        def->parameters = NULL;
-        sched_err_t err = parse_update(root, def, jerr);
-        json_decref(root);
-        if (err) {
-                free(def->parameters);
-                def->parameters = NULL;
-        }
-        return err;
+        return parse_def(body, len, def, jerr, parse_update);
 }
 
 sched_err_t sched_job_json_parse_reason(const char *body, size_t len,

@@ -388,25 +388,29 @@ def test_bad_cron_and_zone_are_rejected_naming_the_field():
         check(status == 400 and body.get("field") == field, "%s -> %s %s" % (sched, status, body))
 
 
-def test_invalid_schedule_from_kafka_is_rejected_with_a_reason():
-    """An upstream producer writes a CreateJob the API would refuse: the timer answers with a
-    REJECTED status event, which the view shows."""
-    job_id = "rej-" + uuid.uuid4().hex[:12]
-    now = int(time.time() * 1000)
-    rec = {"event_id": uuid.uuid4().hex, "job_id": job_id, "tenant": "dev", "ts_ms": now,
-           "name": "bad-interval",
-           "schedule": {"kind": "INTERVAL", "at_ms": None, "delay_ms": None, "cron": None,
-                        "timezone": "UTC", "interval_ms": 0, "start_ms": None, "end_ms": None,
-                        "max_runs": 0, "misfire": "FIRE_ONCE",
+def produce_create(job_id, name, kind, interval_ms=None, queue="default", max_attempts=1):
+    """A CreateJob written to the commands topic directly, as an upstream producer would."""
+    rec = {"event_id": uuid.uuid4().hex, "job_id": job_id, "tenant": "dev",
+           "ts_ms": int(time.time() * 1000), "name": name,
+           "schedule": {"kind": kind, "at_ms": None, "delay_ms": None, "cron": None,
+                        "timezone": "UTC", "interval_ms": interval_ms, "start_ms": None,
+                        "end_ms": None, "max_runs": 0, "misfire": "FIRE_ONCE",
                         "misfire_threshold_ms": 60000, "catch_up_ms": 3600000,
                         "overlap": "ALLOW"},
-           "task": "noop", "parameters": "{}", "queue": "default", "priority": "NORMAL",
-           "retry": {"max_attempts": 1, "initial_backoff_ms": 1000, "multiplier": 2.0,
-                     "max_backoff_ms": 60000},
+           "task": "noop", "parameters": "{}", "queue": queue, "priority": "NORMAL",
+           "retry": {"max_attempts": max_attempts, "initial_backoff_ms": 100,
+                     "multiplier": 2.0, "max_backoff_ms": 60000},
            "timeout_ms": 60000, "idempotency_key": None}
     p = Producer({"bootstrap.servers": BOOTSTRAP, "partitioner": "murmur2_random"})
     p.produce(PREFIX + ".commands", key=job_id.encode(), value=WIRE.encode("CreateJob", rec))
     check(p.flush(10) == 0, "CreateJob not delivered")
+
+
+def test_invalid_schedule_from_kafka_is_rejected_with_a_reason():
+    """An upstream producer writes a CreateJob the API would refuse: the timer answers with a
+    REJECTED status event, which the view shows."""
+    job_id = "rej-" + uuid.uuid4().hex[:12]
+    produce_create(job_id, "bad-interval", "INTERVAL", interval_ms=0)
     wait_until("job to show REJECTED", 30, lambda: job_state(job_id) == "REJECTED")
     _, body = http("GET", "/v1/jobs/" + job_id)
     check("interval_ms" in json.dumps(body), "the reason is not shown: %s" % body)
@@ -417,21 +421,8 @@ def test_job_for_a_queue_nobody_serves_fails_with_the_reason_and_the_timer_lives
     refuses those, 400): its execution fails for good naming the queue, and the timer keeps
     firing other jobs (producing to the missing topic used to fail every transaction)."""
     job_id = "noq-" + uuid.uuid4().hex[:12]
-    now = int(time.time() * 1000)
-    rec = {"event_id": uuid.uuid4().hex, "job_id": job_id, "tenant": "dev", "ts_ms": now,
-           "name": "unserved",
-           "schedule": {"kind": "IMMEDIATE", "at_ms": None, "delay_ms": None, "cron": None,
-                        "timezone": "UTC", "interval_ms": None, "start_ms": None, "end_ms": None,
-                        "max_runs": 0, "misfire": "FIRE_ONCE",
-                        "misfire_threshold_ms": 60000, "catch_up_ms": 3600000,
-                        "overlap": "ALLOW"},
-           "task": "noop", "parameters": "{}", "queue": "nobody-serves-this", "priority": "NORMAL",
-           "retry": {"max_attempts": 3, "initial_backoff_ms": 100, "multiplier": 2.0,
-                     "max_backoff_ms": 60000},
-           "timeout_ms": 60000, "idempotency_key": None}
-    p = Producer({"bootstrap.servers": BOOTSTRAP, "partitioner": "murmur2_random"})
-    p.produce(PREFIX + ".commands", key=job_id.encode(), value=WIRE.encode("CreateJob", rec))
-    check(p.flush(10) == 0, "CreateJob not delivered")
+    produce_create(job_id, "unserved", "IMMEDIATE", queue="nobody-serves-this",
+                   max_attempts=3)
     wait_until("job to end FAILED", 30, lambda: job_state(job_id) == "FAILED")
     ex = executions(job_id)
     check(len(ex) == 1 and ex[0]["retryable"] is False, "executions: %s" % ex)
