@@ -124,57 +124,37 @@ static void dead_letter(tmr_t *t, const rd_kafka_message_t *rkm,
         sched_metric_add(t->m.dead_lettered, 1);
 }
 
-/* Decode and apply one record into batch.  Returns -1 only when the
- * store cannot take the change (fatal); bad records go to the DLQ. */
+/* Decode and apply one record into batch (the library's
+ * sched_timer_apply_record, which `klokctl rebuild` replays with too).
+ * Returns -1 only when the store cannot take the change (fatal); bad
+ * records go to the DLQ. */
 static int apply_record(tmr_t *t, sched_batch_t *batch,
                         const rd_kafka_message_t *rkm,
                         sched_timer_effect_t *eff, sched_event_t *ev,
                         bool *decoded) {
         char errstr[512];
-        const char *topic = rd_kafka_topic_name(rkm->rkt);
-        bool commands = is_commands(t, topic);
-        *decoded = false;
-
-        sched_err_t err = sched_codec_decode(t->codec, rkm->payload, rkm->len,
-                                             ev, errstr, sizeof(errstr));
-        if (err) {
+        bool commands = is_commands(t, rd_kafka_topic_name(rkm->rkt));
+        ev->type = 0;
+        sched_rec_result_t r = sched_timer_apply_record(
+                t->store, batch, t->codec, commands, rkm->payload, rkm->len,
+                rkm->partition, t->nparts, rkm->offset, ev, eff, errstr,
+                sizeof(errstr));
+        *decoded = ev->type != 0;
+        switch (r) {
+        case SCHED_REC_APPLIED:
+                if (eff->rejected)
+                        sched_warn("timer", "job %s rejected: %s", ev->job_id,
+                                   eff->reason);
+                return 0;
+        case SCHED_REC_DEAD_LETTER:
                 dead_letter(t, rkm, errstr);
                 return 0;
-        }
-        *decoded = true;
-        bool ok_type = commands ? ev->type >= SCHED_EV_CREATE_JOB &&
-                                          ev->type <= SCHED_EV_UPDATE_JOB
-                                : ev->type == SCHED_EV_STATUS;
-        if (!ok_type) {
-                snprintf(errstr, sizeof(errstr), "%s record on topic %s",
-                         sched_ev_type2str(ev->type), topic);
-                dead_letter(t, rkm, errstr);
-                return 0;
-        }
-        int32_t want = sched_partition_of(ev->job_id, strlen(ev->job_id),
-                                          t->nparts);
-        if (want != rkm->partition) {
-                snprintf(errstr, sizeof(errstr),
-                         "job %s is on partition %d but its key hashes "
-                         "(murmur2) to partition %d",
-                         ev->job_id, (int)rkm->partition, (int)want);
-                dead_letter(t, rkm, errstr);
-                return 0;
-        }
-        err = sched_timer_apply(t->store, batch, t->codec, ev,
-                                rkm->partition, rkm->offset, eff, errstr,
-                                sizeof(errstr));
-        if (err) {
+        case SCHED_REC_NOT_APPLIED:
+        case SCHED_REC_FATAL:
                 sched_error("timer", "apply %s of job %s: %s",
                             sched_ev_type2str(ev->type), ev->job_id, errstr);
-                return err == SCHED_ERR_STORE || err == SCHED_ERR_NOMEM ? -1
-                                                                        : 0;
+                return r == SCHED_REC_FATAL ? -1 : 0;
         }
-        if (eff->rejected)
-                sched_warn("timer", "job %s rejected: %s", ev->job_id,
-                           eff->reason);
-        if (eff->refused)
-                dead_letter(t, rkm, eff->reason);
         return 0;
 }
 

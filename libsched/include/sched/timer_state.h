@@ -146,6 +146,28 @@ sched_err_t sched_timer_apply(sched_store_t *store, sched_batch_t *batch,
                               int64_t offset, sched_timer_effect_t *effect,
                               char *errstr, size_t errstr_size);
 
+/** What became of one record (sched_timer_apply_record). */
+typedef enum sched_rec_result_e {
+        SCHED_REC_APPLIED = 0,  /* applied (perhaps changing nothing) */
+        SCHED_REC_DEAD_LETTER,  /* never applicable: dead-letter it */
+        SCHED_REC_NOT_APPLIED,  /* the applier refused it: log, go on */
+        SCHED_REC_FATAL,        /* the store cannot take it: stop */
+} sched_rec_result_t;
+
+/**
+ * One record of the commands (`commands`) or the status topic, read at
+ * partition:offset, as the timer takes it: decoded, checked (the event
+ * type belongs on that topic; the job id hashes to that partition), then
+ * sched_timer_apply().  The reason of anything but APPLIED is in errstr.
+ * *ev holds what was decoded (clear it with sched_event_clear()).  The
+ * live intake and `klokctl rebuild` both go through here.
+ */
+sched_rec_result_t sched_timer_apply_record(
+        sched_store_t *store, sched_batch_t *batch, const sched_codec_t *codec,
+        bool commands, const void *payload, size_t len, int32_t partition,
+        int32_t partition_cnt, int64_t offset, sched_event_t *ev,
+        sched_timer_effect_t *eff, char *errstr, size_t errstr_size);
+
 /** Load a job (from batch then store).  On success clear it with
  *  sched_timer_job_clear(). */
 sched_err_t sched_timer_job_get(sched_store_t *store, sched_batch_t *batch,
