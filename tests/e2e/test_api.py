@@ -32,7 +32,7 @@ import jwt
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_e2e import (BOOTSTRAP, BUILD_DIR, PORT_BASE, ROOT, RUN_DIR, check,  # noqa: E402
-                      run_tests, wait_until)
+                      run_tests, stop_process, wait_until)
 
 API_BIN = os.path.join(BUILD_DIR, "producer-api", "klok-api")
 KEY = "klok-test-hs256-key-0123456789abcdef"  # 36 bytes
@@ -88,13 +88,7 @@ class Replica:
         wait_until("%s ready" % self.name, 60, ready)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 20)
 
     def http(self, method, path, body=None, tok=None, raw=None, headers=None):
         """(status, JSON or text, response headers)[:2] by default; see call()."""

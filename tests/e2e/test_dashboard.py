@@ -56,7 +56,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_e2e import (API, BOOTSTRAP, BUILD_DIR, PORT_BASE, PREFIX, ROOT, Failure,  # noqa: E402
-                      check, http, job_state, run_tests, wait_until)
+                      check, http, job_state, run_tests, stop_process, wait_until)
 
 DASHBOARD = API + "/dashboard/"
 OUT_DIR = os.environ.get("KLOK_RUN_DIR") or os.getcwd()  # where dashboard.png goes
@@ -422,13 +422,7 @@ class Executor:
             return f.read()[-1500:]
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 60)
         if self.pidfile:
             try:
                 os.unlink(self.pidfile)
@@ -695,13 +689,7 @@ class JwtApi:
             return e.code, json.loads(e.read() or b"null")
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 30)
         if self.pidfile:
             try:
                 os.unlink(self.pidfile)

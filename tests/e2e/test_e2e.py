@@ -8,7 +8,9 @@ Prints one line per test and closes with "N passed, M failed"; exit code 1 on an
 import concurrent.futures
 import json
 import os
+import signal
 import socket
+import subprocess
 import sys
 import time
 import traceback
@@ -90,6 +92,17 @@ def wait_all_succeeded(job_ids, deadline_s):
                        all_succeeded, 1.0)
         except Failure as e:
             raise Failure("%s; %d still pending, e.g. %s" % (e, len(pending), sorted(pending)[:5]))
+
+
+def stop_process(proc, wait_s):
+    """SIGTERM, then SIGKILL if it has not exited within wait_s; nothing if it already exited."""
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def iso_ms(s):
