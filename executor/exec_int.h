@@ -65,7 +65,8 @@ typedef struct exe_job_s {
         /* Under exe->lock: set by its worker while the task runs. */
         bool running;
         int64_t started_ms; /* wall clock, at STARTED */
-        /* Outcome delivery, waited for by the worker. */
+        /* A kafka task's record, whose delivery its runner waits for
+         * (runner_kafka.c); also guards outcome_pending. */
         pthread_mutex_t dr_lock;
         pthread_cond_t dr_cond;
         bool dr_done;

@@ -117,34 +117,20 @@ static rd_kafka_resp_err_t produce(exe_t *exe, exe_job_t *job, void *buf,
         return kerr;
 }
 
-/* Produce a status event for job; with wait, block until delivered. */
+/* Produce a status event for job, without waiting for its delivery (the
+ * outcome, which is waited for, goes through run_job's own path). */
 static rd_kafka_resp_err_t report(exe_t *exe, exe_job_t *job,
                                   sched_status_t status,
-                                  const exe_result_t *res, bool wait) {
+                                  const exe_result_t *res) {
         void *buf;
         size_t len;
         rd_kafka_resp_err_t kerr = status_encode(exe, job, status, res, &buf,
                                                  &len);
         if (kerr)
                 return kerr;
-        if (wait) {
-                pthread_mutex_lock(&job->dr_lock);
-                job->dr_done = false;
-                pthread_mutex_unlock(&job->dr_lock);
-        }
-        kerr = produce(exe, job, buf, len, RD_KAFKA_MSG_F_FREE,
-                       wait ? job : NULL);
-        if (kerr) {
+        kerr = produce(exe, job, buf, len, RD_KAFKA_MSG_F_FREE, NULL);
+        if (kerr)
                 free(buf);
-                return kerr;
-        }
-        if (!wait)
-                return RD_KAFKA_RESP_ERR_NO_ERROR;
-        pthread_mutex_lock(&job->dr_lock);
-        while (!job->dr_done)
-                pthread_cond_wait(&job->dr_cond, &job->dr_lock);
-        kerr = job->dr_err;
-        pthread_mutex_unlock(&job->dr_lock);
         return kerr;
 }
 
@@ -168,7 +154,8 @@ void exe_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque) {
         if (!job)
                 return;
         pthread_mutex_lock(&job->dr_lock);
-        if (!job->outcome_pending) { /* someone waits for this one */
+        if (!job->outcome_pending) { /* a kafka task's record: its runner
+                                        * waits for this */
                 job->dr_err = rkm->err;
                 job->dr_done = true;
                 pthread_cond_signal(&job->dr_cond);
@@ -211,7 +198,7 @@ static bool run_job(exe_t *exe, exe_job_t *job) {
         job->running = true; /* heartbeats from now on */
         exe->running++;
         pthread_mutex_unlock(&exe->lock);
-        report(exe, job, SCHED_STATUS_STARTED, NULL, false);
+        report(exe, job, SCHED_STATUS_STARTED, NULL);
         if (!task) {
                 memset(&res, 0, sizeof(res));
                 res.exit_code = -1;
@@ -348,7 +335,7 @@ static void *heartbeat_main(void *arg) {
                      job = job->next_inflight)
                         if (job->running)
                                 report(exe, job, SCHED_STATUS_HEARTBEAT,
-                                       NULL, false);
+                                       NULL);
         }
         pthread_mutex_unlock(&exe->lock);
         return NULL;
@@ -361,7 +348,7 @@ void exe_progress(exe_t *exe, exe_job_t *job, int pct, const char *message) {
         snprintf(res.message, sizeof(res.message), "%s",
                  message ? message : "");
         sched_utf8_scrub(res.message);
-        report(exe, job, SCHED_STATUS_PROGRESS, &res, false);
+        report(exe, job, SCHED_STATUS_PROGRESS, &res);
 }
 
 int exe_running(exe_t *exe) {

@@ -208,13 +208,20 @@ def test_http_404_fails_at_once_even_with_attempts_left():
     check(len(HOOKS.of_job(job["job_id"])) == 1, "requests: %s" % HOOKS.of_job(job["job_id"]))
 
 
-def test_http_timeout_is_a_retryable_failure():
-    job = submit({"name": "hook-slow", "task": "hook-slow", "schedule": {"type": "immediate"},
+def retried_to_dead_letter(name, task):
+    """A job of task with two attempts that must both fail, retryable: its executions."""
+    job = submit({"name": name, "task": task, "schedule": {"type": "immediate"},
                   "retry": {"max_attempts": 2, "initial_backoff_ms": 100}})
     ex = final_executions(job, "DEAD_LETTERED")
     check([e["attempt"] for e in ex] == [1, 2], "attempts: %s" % ex)
     for e in ex:
         check(e["status"] == "FAILED" and e["retryable"] is True, "execution: %s" % e)
+    return job, ex
+
+
+def test_http_timeout_is_a_retryable_failure():
+    job, ex = retried_to_dead_letter("hook-slow", "hook-slow")
+    for e in ex:
         check("timed out after 1000 ms" in (e["error"] or ""), "no timeout reason: %s" % e)
         check(e["exit_code"] is None, "exit code without a response: %s" % e)
         took = (iso_ms(e["finished_at"]) - iso_ms(e["started_at"])) / 1000
@@ -309,12 +316,8 @@ def test_kafka_task_not_acknowledged_within_its_timeout_is_retried():
     # for its topic until the task's delivery timeout (1.5 s), then the attempt fails, retryable;
     # once the producer's metadata says the topic does not exist (a later attempt, or a rerun
     # of this test), it fails at once, retryable too (someone may create the topic).
-    job = submit({"name": "nowhere", "task": "publish-nowhere", "schedule": {"type": "immediate"},
-                  "retry": {"max_attempts": 2, "initial_backoff_ms": 100}})
-    ex = final_executions(job, "DEAD_LETTERED")
-    check([e["attempt"] for e in ex] == [1, 2], "attempts: %s" % ex)
+    _, ex = retried_to_dead_letter("nowhere", "publish-nowhere")
     for e in ex:
-        check(e["status"] == "FAILED" and e["retryable"] is True, "execution: %s" % e)
         error = e["error"] or ""
         check("e2e.nowhere" in error, "error: %s" % e)
         took = (iso_ms(e["finished_at"]) - iso_ms(e["started_at"])) / 1000
