@@ -6,9 +6,12 @@
  *   history --job ID | --tenant T [--from TIME] [--to TIME] [--verify]
  *
  * A job's records are all on one partition of each topic (keyed by job
- * id, co-partitioned): only that partition is read, from --from (the
- * beginning) to --to (now), through ctl_log_load(), and only the records
- * keyed by the job id are decoded (and kept when they are about the job).
+ * id, co-partitioned), between --from (the beginning) and --to (now),
+ * through ctl_log_load(): only the records klok-api's view lists for the
+ * job (GET /v1/jobs/{id}/records) and those after the view's positions
+ * are fetched; with --scan, or when the API has no index to give, the
+ * whole partition is read.  Only the records keyed by the job id are
+ * decoded (and kept when they are about the job).
  * A tenant's are anywhere: every partition is read and every record
  * decoded.
  *
@@ -550,17 +553,17 @@ static int verify(const ctl_t *ctl, const ctl_log_t *log, const char *what) {
 
 static int usage(void) {
         return ctl_fail(CTL_USAGE, "usage: history --job ID | --tenant T "
-                        "[--from TIME] [--to TIME] [--verify]");
+                        "[--from TIME] [--to TIME] [--verify] [--scan]");
 }
 
 int ctl_cmd_history(ctl_t *ctl, int argc, char **argv) {
         const char *job = NULL, *tenant = NULL;
         int64_t from = INT64_MIN, to = INT64_MAX;
-        bool check = false, from_given = false;
+        bool check = false, from_given = false, scan = false;
         for (int i = 1; i < argc; i++) {
                 const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-                if (!strcmp(o, "--verify")) {
-                        check = true;
+                if (!strcmp(o, "--verify") || !strcmp(o, "--scan")) {
+                        *(o[2] == 'v' ? &check : &scan) = true;
                         continue;
                 }
                 if (!v)
@@ -596,8 +599,8 @@ int ctl_cmd_history(ctl_t *ctl, int argc, char **argv) {
         if (!codec)
                 return CTL_USAGE;
         ctl_log_t log;
-        int rc = ctl_log_load(ctl, codec, job, tenant, from, to, &log, errstr,
-                              sizeof(errstr));
+        int rc = ctl_log_load(ctl, codec, job, tenant, scan, from, to, &log,
+                              errstr, sizeof(errstr));
         if (rc) {
                 sched_codec_destroy(codec);
                 return ctl_fail(CTL_FOUND_PROBLEM, "%s", errstr);

@@ -1,12 +1,7 @@
 /*
  * cmd_jobs.c — klokctl's job commands over klok-api's HTTP API
- * (docs/API.md): submit, get, list, cancel, pause, resume.
- *
- * One libcurl easy handle per command, reused across the pages of a list or
- * of a job's executions (one kept-alive connection); connect timeout 5 s,
- * 30 s per request, no redirects, http and https only.  A request carries
- * "Authorization: Bearer <token>" when a token is set; the token is never
- * printed.  Answers are read into memory, bounded by ANSWER_MAX.
+ * (docs/API.md): submit, get, list, cancel, pause, resume, through
+ * api_client.c (one kept-alive connection per command).
  *
  * Output: with ctl->json, JSON lines: one compact object per line, the API's
  * own (a write's answer; a job; for a list one line per job; for get
@@ -34,15 +29,9 @@
 #include "sched/time.h"
 
 #define BODY_MAX (1024 * 1024) /* a submit's body */
-/* An answer: a page of 1000 jobs with 64 KiB of parameters each fits. */
-#define ANSWER_MAX (128 * 1024 * 1024)
-#define CONNECT_TIMEOUT_MS 5000L
-#define TIMEOUT_MS 30000L
 #define LIST_LIMIT_MAX 1000
 #define EXEC_PAGE 1000   /* executions per request of get --executions */
 #define ARG_LEN_MAX 256  /* a --status, --queue, ... value */
-#define QUERY_MAX 4096   /* "?status=...&cursor=...", encoded */
-#define PATH_MAX_LEN 256 /* "/v1/jobs/<id>/executions" */
 
 /* --- Arguments ------------------------------------------------------------ */
 
@@ -125,255 +114,6 @@ static bool header_token_ok(const char *s) {
         for (; *s; s++)
                 if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
                         return false;
-        return true;
-}
-
-/* --- HTTP ------------------------------------------------------------------ */
-
-typedef struct jobs_http_s {
-        const ctl_t *ctl;
-        CURL *curl;
-        size_t base_len; /* of ctl->api without trailing '/' */
-        char shown[sizeof(((ctl_t *)0)->api)]; /* ctl->api without user:pw@ */
-        char *buf;       /* the last answer's body */
-        size_t len, cap;
-        bool too_big, nomem; /* why answer_write() stopped the transfer */
-        char errbuf[CURL_ERROR_SIZE];
-} jobs_http_t;
-
-static size_t answer_write(char *p, size_t size, size_t nmemb, void *opaque) {
-        jobs_http_t *h = opaque;
-        size_t n = size * nmemb;
-        if (n > ANSWER_MAX - h->len) {
-                h->too_big = true;
-                return 0; /* stops the transfer: CURLE_WRITE_ERROR */
-        }
-        if (h->len + n + 1 > h->cap) {
-                size_t cap = h->cap ? h->cap : 16384;
-                while (cap < h->len + n + 1)
-                        cap *= 2;
-                char *b = realloc(h->buf, cap);
-                if (!b) {
-                        h->nomem = true;
-                        return 0;
-                }
-                h->buf = b;
-                h->cap = cap;
-        }
-        memcpy(h->buf + h->len, p, n);
-        h->len += n;
-        h->buf[h->len] = '\0';
-        return n;
-}
-
-/* CTL_OK, or CTL_USAGE after saying why (a bad --api or token). */
-static int http_open(jobs_http_t *h, const ctl_t *ctl) {
-        memset(h, 0, sizeof(*h));
-        h->ctl = ctl;
-        if (strncasecmp(ctl->api, "http://", 7) &&
-            strncasecmp(ctl->api, "https://", 8))
-                return ctl_fail(CTL_USAGE,
-                                "--api: expected an http:// or https:// URL, "
-                                "got '%s'",
-                                ctl->api);
-        for (const char *t = ctl->token; *t; t++)
-                if ((unsigned char)*t < 0x20 || *t == 0x7f)
-                        return ctl_fail(CTL_USAGE,
-                                        "the token has control characters");
-        /* Credentials in the URL stay out of messages, like the token. */
-        const char *host = strstr(ctl->api, "://") + 3;
-        const char *at = strchr(host, '@');
-        if (at && at < host + strcspn(host, "/?#"))
-                snprintf(h->shown, sizeof(h->shown), "%.*s%s",
-                         (int)(host - ctl->api), ctl->api, at + 1);
-        else
-                snprintf(h->shown, sizeof(h->shown), "%s", ctl->api);
-        h->base_len = strlen(ctl->api);
-        while (h->base_len && ctl->api[h->base_len - 1] == '/')
-                h->base_len--;
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                return ctl_fail(CTL_USAGE, "libcurl cannot start");
-        if (!(h->curl = curl_easy_init())) {
-                curl_global_cleanup();
-                return ctl_fail(CTL_USAGE, "libcurl cannot start");
-        }
-        return CTL_OK;
-}
-
-static void http_close(jobs_http_t *h) {
-        if (!h->curl)
-                return;
-        curl_easy_cleanup(h->curl);
-        curl_global_cleanup();
-        free(h->buf);
-        h->curl = NULL;
-}
-
-/* Append line to *list; false (and *list as it was) when out of memory. */
-static bool slist_add(struct curl_slist **list, const char *line) {
-        struct curl_slist *l = curl_slist_append(*list, line);
-        if (!l)
-                return false;
-        *list = l;
-        return true;
-}
-
-/* Append "Name: value" to *list; false when out of memory. */
-static bool header_add(struct curl_slist **list, const char *name,
-                       const char *value) {
-        size_t n = strlen(name) + strlen(value) + 3;
-        char *line = malloc(n);
-        if (!line)
-                return false;
-        snprintf(line, n, "%s: %s", name, value);
-        bool ok = slist_add(list, line);
-        free(line);
-        return ok;
-}
-
-/* Every option of one request. */
-static CURLcode request_setup(jobs_http_t *h, const char *url,
-                              const char *method, const char *body,
-                              size_t body_len, struct curl_slist *hdrs) {
-        CURL *curl = h->curl;
-        CURLcode cc;
-        if ((cc = curl_easy_setopt(curl, CURLOPT_URL, url)) ||
-            (cc = curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR,
-                                   "http,https")) ||
-            (cc = curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L)) ||
-            (cc = curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L)) ||
-            (cc = curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                                   CONNECT_TIMEOUT_MS)) ||
-            (cc = curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, TIMEOUT_MS)) ||
-            (cc = curl_easy_setopt(curl, CURLOPT_USERAGENT, "klokctl")) ||
-            (cc = curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs)) ||
-            (cc = curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION,
-                                   answer_write)) ||
-            (cc = curl_easy_setopt(curl, CURLOPT_WRITEDATA, h)) ||
-            (cc = curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, h->errbuf)))
-                return cc;
-        if (!strcmp(method, "GET"))
-                return curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-        /* POSTFIELDS makes a POST; DELETE only renames the method (and
-         * sends a body when there is one). */
-        if (strcmp(method, "POST") &&
-            (cc = curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method)))
-                return cc;
-        if (!body && strcmp(method, "POST"))
-                return CURLE_OK;
-        if ((cc = curl_easy_setopt(curl, CURLOPT_POSTFIELDS,
-                                   body ? body : "")) ||
-            (cc = curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-                                   (curl_off_t)(body ? body_len : 0))))
-                return cc;
-        return CURLE_OK;
-}
-
-/* The API's error body on stderr; CTL_FOUND_PROBLEM. */
-static int http_error(long status, const jobs_http_t *h) {
-        json_t *e = json_loadb(h->buf ? h->buf : "", h->len, 0, NULL);
-        const char *code = json_string_value(json_object_get(e, "error"));
-        const char *msg = json_string_value(json_object_get(e, "message"));
-        const char *field = json_string_value(json_object_get(e, "field"));
-        if (!code)
-                ctl_fail(CTL_FOUND_PROBLEM,
-                         "HTTP %ld (the answer is not a klok error body)",
-                         status);
-        else if (field && *field)
-                ctl_fail(CTL_FOUND_PROBLEM, "HTTP %ld %s: %s (field %s)",
-                         status, code, msg ? msg : "", field);
-        else
-                ctl_fail(CTL_FOUND_PROBLEM, "HTTP %ld %s: %s", status, code,
-                         msg ? msg : "");
-        json_decref(e);
-        return CTL_FOUND_PROBLEM;
-}
-
-/*
- * One request: method, path with its query (encoded), optional body,
- * optional Idempotency-Key.  On a 2xx answer, CTL_OK and *answer the parsed
- * JSON (the caller decrefs).  Otherwise *answer is NULL and the reason was
- * said: CTL_FOUND_PROBLEM for an HTTP error or an answer that is not JSON,
- * CTL_USAGE when the API could not be reached.
- */
-static int http_call(jobs_http_t *h, const char *method, const char *path,
-                     const char *body, size_t body_len, const char *idem_key,
-                     json_t **answer) {
-        const ctl_t *ctl = h->ctl;
-        char url[sizeof(ctl->api) + PATH_MAX_LEN + QUERY_MAX];
-        struct curl_slist *hdrs = NULL;
-        bool ok;
-        *answer = NULL;
-        snprintf(url, sizeof(url), "%.*s%s", (int)h->base_len, ctl->api,
-                 path);
-        ok = header_add(&hdrs, "Accept", "application/json");
-        if (ok && strcmp(method, "GET"))
-                /* "Expect:" keeps libcurl from waiting for a 100 Continue. */
-                ok = header_add(&hdrs, "Content-Type", "application/json") &&
-                     slist_add(&hdrs, "Expect:");
-        if (ok && ctl->token[0]) {
-                char auth[sizeof(ctl->token) + 8];
-                snprintf(auth, sizeof(auth), "Bearer %s", ctl->token);
-                ok = header_add(&hdrs, "Authorization", auth);
-        }
-        if (ok && idem_key)
-                ok = header_add(&hdrs, "Idempotency-Key", idem_key);
-
-        curl_easy_reset(h->curl); /* keeps the connection */
-        h->len = 0;
-        h->too_big = h->nomem = false;
-        h->errbuf[0] = '\0';
-        CURLcode cc = ok ? request_setup(h, url, method, body, body_len, hdrs)
-                         : CURLE_OUT_OF_MEMORY;
-        if (!cc)
-                cc = curl_easy_perform(h->curl);
-        curl_slist_free_all(hdrs);
-        if (cc == CURLE_OUT_OF_MEMORY || h->nomem)
-                return ctl_fail(CTL_FOUND_PROBLEM, "out of memory");
-        if (cc == CURLE_WRITE_ERROR && h->too_big)
-                return ctl_fail(CTL_FOUND_PROBLEM,
-                                "the answer to %s %s is over %d MiB", method,
-                                path, ANSWER_MAX / (1024 * 1024));
-        if (cc == CURLE_OPERATION_TIMEDOUT)
-                return ctl_fail(CTL_USAGE,
-                                "the API at %s did not answer %s %s in time: "
-                                "%s",
-                                h->shown, method, path,
-                                h->errbuf[0] ? h->errbuf
-                                             : curl_easy_strerror(cc));
-        if (cc)
-                return ctl_fail(CTL_USAGE, "cannot reach the API at %s: %s",
-                                h->shown,
-                                h->errbuf[0] ? h->errbuf
-                                             : curl_easy_strerror(cc));
-
-        long status = 0;
-        curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
-        if (status < 200 || status > 299)
-                return http_error(status, h);
-        json_error_t jerr;
-        if (!(*answer = json_loadb(h->buf ? h->buf : "", h->len, 0, &jerr)))
-                return ctl_fail(CTL_FOUND_PROBLEM,
-                                "the answer to %s %s is not JSON: %s", method,
-                                path, jerr.text);
-        return CTL_OK;
-}
-
-/* Append "name=<value, URL-encoded>" to the query q; false if it does not
- * fit (or out of memory). */
-static bool query_add(jobs_http_t *h, char *q, const char *name,
-                      const char *value) {
-        char *enc = curl_easy_escape(h->curl, value, 0);
-        if (!enc)
-                return false;
-        size_t len = strlen(q);
-        int n = snprintf(q + len, QUERY_MAX - len, "%s%s=%s", len ? "&" : "?",
-                         name, enc);
-        curl_free(enc);
-        if (n < 0 || (size_t)n >= QUERY_MAX - len) {
-                q[len] = '\0';
-                return false;
-        }
         return true;
 }
 
@@ -563,15 +303,16 @@ int ctl_cmd_submit(ctl_t *ctl, int argc, char **argv) {
         size_t len = 0;
         if (read_body(file, &body, &len))
                 return CTL_USAGE;
-        jobs_http_t h;
+        ctl_http_t h;
         json_t *ans = NULL;
-        int rc = http_open(&h, ctl);
+        int rc = ctl_http_open(&h, ctl);
         if (!rc)
-                rc = http_call(&h, "POST", "/v1/jobs", body, len, key, &ans);
+                rc = ctl_http_call(&h, "POST", "/v1/jobs", body, len, key,
+                                   &ans);
         if (!rc)
                 rc = put_accepted(ctl, ans);
         json_decref(ans);
-        http_close(&h);
+        ctl_http_close(&h);
         free(body);
         return finish(rc);
 }
@@ -588,7 +329,7 @@ static void put_execution_row(const json_t *ex) {
 }
 
 /* Every page of the job's executions, printed as they come. */
-static int get_executions(jobs_http_t *h, const char *id) {
+static int get_executions(ctl_http_t *h, const char *id) {
         const ctl_t *ctl = h->ctl;
         char *cursor = NULL;
         int rc = CTL_OK;
@@ -598,11 +339,11 @@ static int get_executions(jobs_http_t *h, const char *id) {
                        "EXIT CODE", "MESSAGE");
         }
         for (;;) {
-                char path[PATH_MAX_LEN + QUERY_MAX], q[QUERY_MAX] = "",
+                char path[CTL_PATH_MAX + CTL_QUERY_MAX], q[CTL_QUERY_MAX] = "",
                                                     limit[16];
                 snprintf(limit, sizeof(limit), "%d", EXEC_PAGE);
-                if (!query_add(h, q, "limit", limit) ||
-                    (cursor && !query_add(h, q, "cursor", cursor))) {
+                if (!ctl_http_query_add(h, q, "limit", limit) ||
+                    (cursor && !ctl_http_query_add(h, q, "cursor", cursor))) {
                         rc = ctl_fail(CTL_FOUND_PROBLEM,
                                       "the API's cursor is too long");
                         break;
@@ -610,7 +351,7 @@ static int get_executions(jobs_http_t *h, const char *id) {
                 snprintf(path, sizeof(path), "/v1/jobs/%s/executions%s", id,
                          q);
                 json_t *page;
-                if ((rc = http_call(h, "GET", path, NULL, 0, NULL, &page)))
+                if ((rc = ctl_http_call(h, "GET", path, NULL, 0, NULL, &page)))
                         break;
                 const json_t *list = json_object_get(page, "executions");
                 const json_t *next = json_object_get(page, "next_cursor");
@@ -653,13 +394,13 @@ int ctl_cmd_get(ctl_t *ctl, int argc, char **argv) {
         int npos = args_parse(argc, argv, opts, &id, 1);
         if (npos < 0 || job_id_arg(argv[0], npos, id))
                 return CTL_USAGE;
-        char path[PATH_MAX_LEN];
+        char path[CTL_PATH_MAX];
         snprintf(path, sizeof(path), "/v1/jobs/%s", id);
-        jobs_http_t h;
+        ctl_http_t h;
         json_t *job = NULL;
-        int rc = http_open(&h, ctl);
+        int rc = ctl_http_open(&h, ctl);
         if (!rc)
-                rc = http_call(&h, "GET", path, NULL, 0, NULL, &job);
+                rc = ctl_http_call(&h, "GET", path, NULL, 0, NULL, &job);
         if (!rc && !json_is_object(job))
                 rc = ctl_fail(CTL_FOUND_PROBLEM, "the job is not an object");
         if (!rc) {
@@ -671,7 +412,7 @@ int ctl_cmd_get(ctl_t *ctl, int argc, char **argv) {
         if (!rc && execs)
                 rc = get_executions(&h, id);
         json_decref(job);
-        http_close(&h);
+        ctl_http_close(&h);
         return finish(rc);
 }
 
@@ -688,7 +429,7 @@ static void put_job_row(const json_t *job) {
 
 /* The filters of a list as a query: CTL_OK, or CTL_USAGE after saying
  * why. */
-static int list_query(jobs_http_t *h, char *q, const char *status,
+static int list_query(ctl_http_t *h, char *q, const char *status,
                       const char *queue, const char *from, const char *to,
                       const char *limit) {
         struct {
@@ -725,7 +466,7 @@ static int list_query(jobs_http_t *h, char *q, const char *status,
                                                 "1..%d",
                                                 LIST_LIMIT_MAX);
                 }
-                if (!query_add(h, q, f[i].param, v))
+                if (!ctl_http_query_add(h, q, f[i].param, v))
                         return ctl_fail(CTL_USAGE, "list: %s: too long",
                                         f[i].opt);
         }
@@ -743,13 +484,13 @@ int ctl_cmd_list(ctl_t *ctl, int argc, char **argv) {
                 {"--all", NULL, &all},       {NULL, NULL, NULL}};
         if (args_parse(argc, argv, opts, NULL, 0) < 0)
                 return CTL_USAGE;
-        jobs_http_t h;
-        char base[QUERY_MAX] = "";
-        int rc = http_open(&h, ctl);
+        ctl_http_t h;
+        char base[CTL_QUERY_MAX] = "";
+        int rc = ctl_http_open(&h, ctl);
         if (rc)
                 return rc;
         if ((rc = list_query(&h, base, status, queue, from, to, limit))) {
-                http_close(&h);
+                ctl_http_close(&h);
                 return rc;
         }
         char *cursor = cursor_arg ? strdup(cursor_arg) : NULL;
@@ -757,16 +498,16 @@ int ctl_cmd_list(ctl_t *ctl, int argc, char **argv) {
                 printf("%-36s  %-24s  %-13s  %-12s  %-24s  %s\n", "JOB ID",
                        "NAME", "STATE", "QUEUE", "NEXT RUN", "CREATED");
         for (;;) {
-                char q[QUERY_MAX], path[PATH_MAX_LEN + QUERY_MAX];
+                char q[CTL_QUERY_MAX], path[CTL_PATH_MAX + CTL_QUERY_MAX];
                 memcpy(q, base, sizeof(q));
-                if (cursor && !query_add(&h, q, "cursor", cursor)) {
+                if (cursor && !ctl_http_query_add(&h, q, "cursor", cursor)) {
                         rc = ctl_fail(CTL_USAGE, "list: the cursor is too "
                                                  "long");
                         break;
                 }
                 snprintf(path, sizeof(path), "/v1/jobs%s", q);
                 json_t *page;
-                if ((rc = http_call(&h, "GET", path, NULL, 0, NULL, &page)))
+                if ((rc = ctl_http_call(&h, "GET", path, NULL, 0, NULL, &page)))
                         break;
                 const json_t *jobs = json_object_get(page, "jobs");
                 const json_t *next = json_object_get(page, "next_cursor");
@@ -802,7 +543,7 @@ int ctl_cmd_list(ctl_t *ctl, int argc, char **argv) {
                         break;
         }
         free(cursor);
-        http_close(&h);
+        ctl_http_close(&h);
         return finish(rc);
 }
 
@@ -832,18 +573,18 @@ static int job_command(ctl_t *ctl, int argc, char **argv, const char *method,
                 if (!body)
                         return ctl_fail(CTL_USAGE, "out of memory");
         }
-        char path[PATH_MAX_LEN];
+        char path[CTL_PATH_MAX];
         snprintf(path, sizeof(path), "/v1/jobs/%s%s", id, suffix);
-        jobs_http_t h;
+        ctl_http_t h;
         json_t *ans = NULL;
-        int rc = http_open(&h, ctl);
+        int rc = ctl_http_open(&h, ctl);
         if (!rc)
-                rc = http_call(&h, method, path, body,
+                rc = ctl_http_call(&h, method, path, body,
                                body ? strlen(body) : 0, NULL, &ans);
         if (!rc)
                 rc = put_accepted(ctl, ans);
         json_decref(ans);
-        http_close(&h);
+        ctl_http_close(&h);
         free(body);
         return finish(rc);
 }

@@ -2,10 +2,11 @@
  * cmd_state.c — `klokctl state-as-of`: a job as the status view had it at
  * an instant, rebuilt from the log by the view's own applier.
  *
- *   state-as-of --job ID --at TIME
+ *   state-as-of --job ID --at TIME [--scan]
  *
- * The job's partition of <p>.commands and <p>.status is read up to TIME
- * (records stamped at or before it, ctl_log_load()), and its records, in
+ * The job's records of <p>.commands and <p>.status stamped at or before
+ * TIME are read (ctl_log_load(): the ones the view's index lists, or with
+ * --scan the whole partition up to TIME), and its records, in
  * the merged order history prints, go through sched_view_apply() — the
  * function the API's viewer calls — into a scratch RocksDB store in a
  * temporary directory, removed at the end.  What is printed is what
@@ -155,15 +156,20 @@ static int print_state(const ctl_t *ctl, sched_store_t *store,
 }
 
 static int usage(void) {
-        return ctl_fail(CTL_USAGE, "usage: state-as-of --job ID --at TIME");
+        return ctl_fail(CTL_USAGE, "usage: state-as-of --job ID --at TIME "
+                        "[--scan]");
 }
 
 int ctl_cmd_state_as_of(ctl_t *ctl, int argc, char **argv) {
         const char *job = NULL;
         int64_t at = 0;
-        bool at_given = false;
+        bool at_given = false, scan = false;
         for (int i = 1; i < argc; i++) {
                 const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+                if (!strcmp(o, "--scan")) {
+                        scan = true;
+                        continue;
+                }
                 if (!v)
                         return usage();
                 if (!strcmp(o, "--job")) {
@@ -191,8 +197,8 @@ int ctl_cmd_state_as_of(ctl_t *ctl, int argc, char **argv) {
         if (!codec)
                 return CTL_USAGE;
         ctl_log_t log;
-        if (ctl_log_load(ctl, codec, job, NULL, INT64_MIN, at + 1, &log,
-                         errstr, sizeof(errstr))) {
+        if (ctl_log_load(ctl, codec, job, NULL, scan, INT64_MIN, at + 1,
+                         &log, errstr, sizeof(errstr))) {
                 sched_codec_destroy(codec);
                 return ctl_fail(CTL_FOUND_PROBLEM, "%s", errstr);
         }

@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <curl/curl.h>
+
 #define CTL_OK 0
 #define CTL_FOUND_PROBLEM 1
 #define CTL_USAGE 2
@@ -83,9 +85,35 @@ int ctl_read(const ctl_t *ctl, const char *topic, int32_t partition,
 int ctl_read_offset(const ctl_t *ctl, const char *topic, int32_t partition,
                     int64_t offset, ctl_record_cb cb, void *opaque,
                     char *errstr, size_t errstr_size);
+/**
+ * cb for the records of topic's partition at the listed offsets (ascending)
+ * and at every offset from tail_from (-1: none) to the end the partition
+ * has now, stamped in [from_ms, to_ms), in offset order.  Listed offsets
+ * close together are read as one run; the others are fetched apart, so
+ * the cost follows the records, not the partition.  0, or -1 with errstr.
+ */
+int ctl_read_listed(const ctl_t *ctl, const char *topic, int32_t partition,
+                    const int64_t *offsets, size_t n, int64_t tail_from,
+                    int64_t from_ms, int64_t to_ms, ctl_record_cb cb,
+                    void *opaque, char *errstr, size_t errstr_size);
 /** Partition count of a topic (metadata, bounded wait); -1 with errstr. */
 int32_t ctl_partition_count(const ctl_t *ctl, const char *topic,
                             char *errstr, size_t errstr_size);
+
+/* record_index.c: where a job's records are, from klok-api's view
+ * (GET /v1/jobs/{id}/records). */
+typedef struct ctl_index_s {
+        int32_t partition;    /* the job's */
+        int64_t positions[2]; /* the view's next offsets there: commands,
+                                 status; records from them on are not
+                                 indexed yet */
+        int64_t *offsets[2];  /* the indexed records there, ascending */
+        size_t cnt[2];
+        size_t elsewhere; /* keyed by the job but on another partition */
+} ctl_index_t;
+/** 0, or -1 after saying on stderr why there is no usable index. */
+int ctl_index_fetch(const ctl_t *ctl, const char *job_id, ctl_index_t *ix);
+void ctl_index_free(ctl_index_t *ix);
 
 /* log_reader.c: one job's records (or one tenant's) of <p>.commands and
  * <p>.status, decoded, in the order history and state-as-of use: by record
@@ -106,20 +134,53 @@ typedef struct ctl_log_s {
         ctl_rec_t *recs;
         size_t cnt;
         int32_t partition; /* the job's partition; -1 for a tenant */
+        bool indexed;      /* read through the view's index */
 } ctl_log_t;
 /**
  * With job_id: the job's partition of both topics only; records keyed by
  * job_id (no other record is decoded) whose decoded job id is job_id too,
- * or that do not decode.  Else every partition, decoded records whose
- * tenant is `tenant`.  Timestamps in
- * [from_ms, to_ms) as ctl_read().  0, or -1 with errstr (log emptied).
- * Free with ctl_log_free().
+ * or that do not decode — found through the view's index (ctl_index_fetch)
+ * unless `scan` or the index cannot be had, else by reading the whole
+ * partition.  Without job_id: every partition, decoded records whose
+ * tenant is `tenant`.  Timestamps in [from_ms, to_ms) as ctl_read().  0,
+ * or -1 with errstr (log emptied).  Free with ctl_log_free().
  */
 int ctl_log_load(const ctl_t *ctl, const struct sched_codec_s *codec,
-                 const char *job_id, const char *tenant, int64_t from_ms,
-                 int64_t to_ms, ctl_log_t *log, char *errstr,
-                 size_t errstr_size);
+                 const char *job_id, const char *tenant, bool scan,
+                 int64_t from_ms, int64_t to_ms, ctl_log_t *log,
+                 char *errstr, size_t errstr_size);
 void ctl_log_free(ctl_log_t *log);
+
+/* api_client.c: klok-api over HTTP (one kept-alive connection). */
+#define CTL_QUERY_MAX 4096 /* "?status=...&cursor=...", encoded */
+#define CTL_PATH_MAX 256   /* "/v1/jobs/<id>/executions" */
+typedef struct ctl_http_s {
+        const ctl_t *ctl;
+        CURL *curl;
+        size_t base_len; /* of ctl->api without trailing '/' */
+        char shown[sizeof(((ctl_t *)0)->api)]; /* ctl->api without user:pw@ */
+        char *buf;       /* the last answer's body */
+        size_t len, cap;
+        bool too_big, nomem; /* why answer_write() stopped the transfer */
+        char errbuf[CURL_ERROR_SIZE];
+} ctl_http_t;
+/** CTL_OK, or CTL_USAGE after saying why (a bad --api or token). */
+int ctl_http_open(ctl_http_t *h, const ctl_t *ctl);
+void ctl_http_close(ctl_http_t *h);
+/**
+ * One request: method, path with its query (encoded), optional body,
+ * optional Idempotency-Key.  On a 2xx answer, CTL_OK and *answer the parsed
+ * JSON (the caller decrefs).  Otherwise *answer is NULL and the reason was
+ * said: CTL_FOUND_PROBLEM for an HTTP error or an answer that is not JSON,
+ * CTL_USAGE when the API could not be reached.
+ */
+int ctl_http_call(ctl_http_t *h, const char *method, const char *path,
+                  const char *body, size_t body_len, const char *idem_key,
+                  struct json_t **answer);
+/** Append "name=<value, URL-encoded>" to the query q (CTL_QUERY_MAX
+ *  bytes); false if it does not fit (or out of memory). */
+bool ctl_http_query_add(ctl_http_t *h, char *q, const char *name,
+                        const char *value);
 
 /* cmd_jobs.c: submit, get, list, cancel, pause, resume (HTTP API) */
 int ctl_cmd_submit(ctl_t *ctl, int argc, char **argv);

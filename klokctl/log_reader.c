@@ -38,6 +38,7 @@
 
 #define CTL_KAFKA_WAIT_MS 10000
 #define POLL_MS 200
+#define RUN_GAP 2000 /* records read through rather than fetched apart */
 
 typedef struct part_s {
         int32_t partition;
@@ -463,6 +464,104 @@ int ctl_read_offset(const ctl_t *ctl, const char *topic, int32_t partition,
         return rc;
 }
 
+/* ctl_read_listed's rule: within the run, only the listed offsets and the
+ * tail, inside the time window (skipped, not an end: the listed records
+ * are not in time order with the ones in between). */
+typedef struct listed_s {
+        const int64_t *offsets;
+        size_t n, next; /* next: the first listed offset not passed */
+        int64_t tail_from;
+        window_t w;
+} listed_t;
+
+static int listed_filter(reader_t *r, part_t *p, const rd_kafka_message_t *rkm,
+                         void *arg) {
+        listed_t *l = arg;
+        if (rkm->offset < p->start)
+                return 1; /* fetched for the previous run */
+        if (rkm->offset >= p->end) {
+                part_finish(r, p);
+                return 1;
+        }
+        if (rkm->offset < l->tail_from) {
+                while (l->next < l->n && l->offsets[l->next] < rkm->offset)
+                        l->next++;
+                if (l->next == l->n || l->offsets[l->next] != rkm->offset)
+                        return 1;
+        }
+        int64_t ts = rd_kafka_message_timestamp(rkm, NULL);
+        return ts >= l->w.from_ms && ts < l->w.to_ms ? 0 : 1;
+}
+
+/* The next run of ctl_read_listed: listed offsets at most RUN_GAP apart
+ * (reading past a few records costs less than a new fetch position), else
+ * the tail; false when none is left.  *i: the first offset not taken. */
+static bool next_run(const listed_t *l, size_t *i, bool *tail_done,
+                     int64_t first, int64_t last, int64_t *a, int64_t *b) {
+        const int64_t *o = l->offsets;
+        while (*i < l->n && o[*i] < first)
+                (*i)++;
+        if (*i < l->n && o[*i] < l->tail_from && o[*i] < last) {
+                *a = o[*i];
+                *b = *a + 1;
+                while (++*i < l->n && o[*i] < l->tail_from && o[*i] < last &&
+                       o[*i] - *b < RUN_GAP)
+                        *b = o[*i] + 1;
+                return true;
+        }
+        if (*tail_done || l->tail_from >= last)
+                return false;
+        *tail_done = true;
+        *a = l->tail_from > first ? l->tail_from : first;
+        *b = last;
+        return true;
+}
+
+int ctl_read_listed(const ctl_t *ctl, const char *topic, int32_t partition,
+                    const int64_t *offsets, size_t n, int64_t tail_from,
+                    int64_t from_ms, int64_t to_ms, ctl_record_cb cb,
+                    void *opaque, char *errstr, size_t errstr_size) {
+        reader_t r;
+        listed_t l = {offsets, n, 0, tail_from < 0 ? INT64_MAX : tail_from,
+                      {from_ms, to_ms}};
+        reader_init(&r, ctl, topic);
+        int rc = reader_open(&r, errstr, errstr_size);
+        if (!rc)
+                rc = reader_plan(&r, partition, INT64_MIN, errstr,
+                                 errstr_size);
+        part_t *p = rc ? NULL : &r.parts[0];
+        int64_t first = p ? p->start : 0, last = p ? p->end : 0;
+        size_t gone = 0;
+        for (size_t k = 0; p && k < n && offsets[k] < first; k++)
+                gone++;
+        if (gone)
+                fprintf(stderr,
+                        "klokctl: %zu listed records of %s [%" PRId32
+                        "] are before its first offset %" PRId64
+                        " (deleted by retention)\n",
+                        gone, topic, partition, first);
+        size_t i = 0;
+        bool tail_done = false;
+        int64_t a, b;
+        while (!rc && next_run(&l, &i, &tail_done, first, last, &a, &b)) {
+                /* A finished run paused the partition: resume it, then
+                 * move it to the run's start. */
+                rd_kafka_topic_partition_list_t *one =
+                        rd_kafka_topic_partition_list_new(1);
+                rd_kafka_topic_partition_list_add(one, topic, partition);
+                rd_kafka_resume_partitions(r.rk, one);
+                rd_kafka_topic_partition_list_destroy(one);
+                p->start = a;
+                p->end = b;
+                rc = reader_assign(&r, errstr, errstr_size);
+                if (!rc)
+                        rc = reader_loop(&r, listed_filter, &l, cb, opaque,
+                                         errstr, errstr_size);
+        }
+        reader_close(&r);
+        return rc;
+}
+
 int32_t ctl_partition_count(const ctl_t *ctl, const char *topic,
                             char *errstr, size_t errstr_size) {
         reader_t r;
@@ -638,42 +737,71 @@ static int log_merge(ctl_log_t *log) {
         return 0;
 }
 
+/* The job's partition of both topics; -1 with errstr. */
+static int32_t job_partition(const ctl_t *ctl, const char *job_id,
+                             char topics[2][SCHED_TOPIC_MAX], char *errstr,
+                             size_t errstr_size) {
+        int32_t cnt[2];
+        for (int t = 0; t < 2; t++)
+                if ((cnt[t] = ctl_partition_count(ctl, topics[t], errstr,
+                                                  errstr_size)) < 0)
+                        return -1;
+        if (cnt[0] != cnt[1]) {
+                snprintf(errstr, errstr_size,
+                         "%s has %" PRId32 " partitions but %s %" PRId32
+                         ": they must be co-partitioned",
+                         topics[0], cnt[0], topics[1], cnt[1]);
+                return -1;
+        }
+        return sched_partition_of(job_id, strlen(job_id), cnt[0]);
+}
+
 int ctl_log_load(const ctl_t *ctl, const struct sched_codec_s *codec,
-                 const char *job_id, const char *tenant, int64_t from_ms,
-                 int64_t to_ms, ctl_log_t *log, char *errstr,
-                 size_t errstr_size) {
+                 const char *job_id, const char *tenant, bool scan,
+                 int64_t from_ms, int64_t to_ms, ctl_log_t *log,
+                 char *errstr, size_t errstr_size) {
         char topics[2][SCHED_TOPIC_MAX];
         sched_topic(topics[0], sizeof(topics[0]), ctl->prefix, "commands");
         sched_topic(topics[1], sizeof(topics[1]), ctl->prefix, "status");
         memset(log, 0, sizeof(*log));
         log->partition = -1;
-        if (job_id) {
-                /* Co-partitioned: the job's partition of both topics. */
-                int32_t cnt[2];
-                for (int t = 0; t < 2; t++)
-                        if ((cnt[t] = ctl_partition_count(
-                                     ctl, topics[t], errstr, errstr_size)) <
-                            0)
-                                return -1;
-                if (cnt[0] != cnt[1]) {
-                        snprintf(errstr, errstr_size,
-                                 "%s has %" PRId32 " partitions but %s %" PRId32
-                                 ": they must be co-partitioned",
-                                 topics[0], cnt[0], topics[1], cnt[1]);
-                        return -1;
-                }
-                log->partition =
-                        sched_partition_of(job_id, strlen(job_id), cnt[0]);
+        ctl_index_t ix;
+        if (job_id && !scan) {
+                log->indexed = ctl_index_fetch(ctl, job_id, &ix) == 0;
+                if (!log->indexed)
+                        fprintf(stderr, "klokctl: reading job %s's whole "
+                                        "partition instead\n",
+                                job_id);
+                else if (ix.elsewhere)
+                        fprintf(stderr,
+                                "klokctl: %zu records keyed by job %s are on "
+                                "other partitions than its own: left out\n",
+                                ix.elsewhere, job_id);
         }
+        if (log->indexed)
+                log->partition = ix.partition;
+        else if (job_id &&
+                 (log->partition = job_partition(ctl, job_id, topics, errstr,
+                                                 errstr_size)) < 0)
+                return -1;
         load_t l = {codec, job_id, job_id ? NULL : tenant, false, log, 0, 0};
-        for (int t = 0; t < 2; t++) {
+        int rc = 0;
+        for (int t = 0; !rc && !l.oom && t < 2; t++) {
                 l.status_topic = t == 1;
-                if (ctl_read(ctl, topics[t], log->partition, from_ms, to_ms,
-                             load_record, &l, errstr, errstr_size))
-                        goto fail;
-                if (l.oom)
-                        break;
+                rc = log->indexed
+                             ? ctl_read_listed(ctl, topics[t], ix.partition,
+                                               ix.offsets[t], ix.cnt[t],
+                                               ix.positions[t], from_ms, to_ms,
+                                               load_record, &l, errstr,
+                                               errstr_size)
+                             : ctl_read(ctl, topics[t], log->partition, from_ms,
+                                        to_ms, load_record, &l, errstr,
+                                        errstr_size);
         }
+        if (log->indexed)
+                ctl_index_free(&ix);
+        if (rc)
+                goto fail;
         if (l.oom || log_merge(log)) {
                 snprintf(errstr, errstr_size, "out of memory (%zu records)",
                          log->cnt);

@@ -67,6 +67,7 @@ typedef struct api_conf_s {
         X(JOB_PAUSE, "POST /v1/jobs/{id}/pause")                              \
         X(JOB_RESUME, "POST /v1/jobs/{id}/resume")                            \
         X(JOB_EXECUTIONS, "GET /v1/jobs/{id}/executions")                     \
+        X(JOB_RECORDS, "GET /v1/jobs/{id}/records")                           \
         X(HEALTHZ, "GET /healthz")                                            \
         X(READYZ, "GET /readyz")                                              \
         X(METRICS, "GET /metrics")                                            \

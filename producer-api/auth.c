@@ -98,6 +98,7 @@ static unsigned route_scope(api_route_t route) {
         case API_ROUTE_JOBS_LIST:
         case API_ROUTE_JOB_GET:
         case API_ROUTE_JOB_EXECUTIONS:
+        case API_ROUTE_JOB_RECORDS:
                 return SCHED_SCOPE_READ;
         case API_ROUTE_JOBS_CREATE:
         case API_ROUTE_JOB_UPDATE:
@@ -203,6 +204,8 @@ unsigned api_auth_request(api_req_t *req) {
                 api_reply_error(req, 403, "forbidden",
                                 need == SCHED_SCOPE_READ
                                         ? "the token lacks the jobs:read scope"
+                                : need == SCHED_SCOPE_ADMIN
+                                        ? "the token lacks the admin scope"
                                         : "the token lacks the jobs:write "
                                           "scope",
                                 NULL);

@@ -184,6 +184,8 @@ static unsigned route(api_req_t *req, const char *method, const char *url) {
         }
         if (!strcmp(slash, "/executions"))
                 return (req->route = API_ROUTE_JOB_EXECUTIONS), get ? 0 : 405;
+        if (!strcmp(slash, "/records"))
+                return (req->route = API_ROUTE_JOB_RECORDS), get ? 0 : 405;
         if (!strcmp(slash, "/pause"))
                 return (req->route = API_ROUTE_JOB_PAUSE), post ? 0 : 405;
         if (!strcmp(slash, "/resume"))

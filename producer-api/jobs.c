@@ -356,6 +356,26 @@ static enum MHD_Result handle_command(api_req_t *req, sched_ev_type_t type) {
         return produced_result(req, code);
 }
 
+static const char *arg(api_req_t *req, const char *name) {
+        return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
+                                           name);
+}
+
+/* The page size from ?limit= (1 to max, dflt when absent) into *limit;
+ * 0, or 400 with the reply queued. */
+static unsigned page_limit(api_req_t *req, uint64_t dflt, uint64_t max,
+                           uint64_t *limit) {
+        *limit = dflt;
+        const char *ls = arg(req, "limit");
+        if (!ls || (parse_u64(ls, strlen(ls), max, limit) && *limit > 0))
+                return 0;
+        char why[64];
+        snprintf(why, sizeof(why), "must be an integer from 1 to %llu",
+                 (unsigned long long)max);
+        api_reply_error(req, 400, "invalid_field", why, "limit");
+        return 400;
+}
+
 /* --- GET /v1/jobs/{id}, GET .../executions -------------------------------- */
 
 #define UPCOMING_MAX 5
@@ -451,16 +471,10 @@ static enum MHD_Result handle_executions(api_req_t *req) {
         if (consistency_wait(req, &r))
                 return r;
 
-        uint64_t limit = EXEC_PAGE_DEFAULT;
-        const char *ls = MHD_lookup_connection_value(
-                req->conn, MHD_GET_ARGUMENT_KIND, "limit");
-        if (ls && (!parse_u64(ls, strlen(ls), EXEC_PAGE_MAX, &limit) ||
-                   limit == 0))
-                return api_reply_error(req, 400, "invalid_field",
-                                       "must be an integer from 1 to 1000",
-                                       "limit");
-        const char *cursor = MHD_lookup_connection_value(
-                req->conn, MHD_GET_ARGUMENT_KIND, "cursor");
+        uint64_t limit;
+        if (page_limit(req, EXEC_PAGE_DEFAULT, EXEC_PAGE_MAX, &limit))
+                return MHD_YES;
+        const char *cursor = arg(req, "cursor");
         if (cursor && (!*cursor || strlen(cursor) >= SCHED_EXEC_ID_MAX))
                 return api_reply_error(req, 400, "invalid_field",
                                        "not a cursor of this list", "cursor");
@@ -517,11 +531,6 @@ static enum MHD_Result handle_executions(api_req_t *req) {
 static const char *const list_states[] = {
         "SCHEDULED", "RUNNING",       "PAUSED",   "SUCCEEDED", "FAILED",
         "CANCELLED", "DEAD_LETTERED", "REJECTED", NULL};
-
-static const char *arg(api_req_t *req, const char *name) {
-        return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
-                                           name);
-}
 
 /* A list filter from the query; 0 or a 400 queued. */
 static unsigned list_filter(api_req_t *req, sched_view_filter_t *f) {
@@ -580,13 +589,9 @@ static enum MHD_Result handle_list(api_req_t *req) {
         sched_view_filter_t f;
         if (list_filter(req, &f))
                 return MHD_YES;
-        uint64_t limit = JOB_PAGE_DEFAULT;
-        const char *ls = arg(req, "limit");
-        if (ls && (!parse_u64(ls, strlen(ls), JOB_PAGE_MAX, &limit) ||
-                   limit == 0))
-                return api_reply_error(req, 400, "invalid_field",
-                                       "must be an integer from 1 to 1000",
-                                       "limit");
+        uint64_t limit;
+        if (page_limit(req, JOB_PAGE_DEFAULT, JOB_PAGE_MAX, &limit))
+                return MHD_YES;
         const char *cursor = arg(req, "cursor");
         if (cursor && strlen(cursor) >= SCHED_VIEW_CURSOR_MAX)
                 return api_reply_error(req, 400, "invalid_field",
@@ -623,6 +628,57 @@ static enum MHD_Result handle_list(api_req_t *req) {
         return r;
 }
 
+/* --- GET /v1/jobs/{id}/records ------------------------------------------ */
+
+#define RECORD_PAGE_DEFAULT 1000
+#define RECORD_PAGE_MAX 10000
+
+/* Where the job's records are in the topics (sched_view_log_page): what
+ * `klokctl history` fetches instead of reading the whole partition.  The
+ * job must be the caller's tenant's (else 404, as for every job route). */
+static enum MHD_Result handle_records(api_req_t *req) {
+        api_t *api = req->api;
+        enum MHD_Result r;
+        if (consistency_wait(req, &r))
+                return r;
+        uint64_t limit;
+        if (page_limit(req, RECORD_PAGE_DEFAULT, RECORD_PAGE_MAX, &limit))
+                return MHD_YES;
+        const char *cursor = arg(req, "cursor");
+        if (cursor && strlen(cursor) >= SCHED_VIEW_LOG_CURSOR_MAX)
+                return api_reply_error(req, 400, "invalid_field",
+                                       "not a cursor of this list", "cursor");
+        char *doc = NULL;
+        size_t len;
+        sched_err_t err = sched_view_get_job(api->store, read_tenant(req),
+                                             req->job_id, &doc, &len);
+        if (err == SCHED_ERR_NOT_FOUND)
+                return api_reply_error(req, 404, "not_found", "no such job",
+                                       NULL);
+        free(doc);
+        pthread_mutex_lock(&api->lock);
+        int32_t parts = api->commands_parts;
+        pthread_mutex_unlock(&api->lock);
+        char *page = NULL;
+        if (!err)
+                err = parts > 0 ? sched_view_log_page(
+                                          api->store, req->job_id, parts,
+                                          api->topic_commands,
+                                          api->topic_status, cursor,
+                                          (size_t)limit, &page)
+                                : SCHED_ERR_STORE;
+        if (err == SCHED_ERR_INVALID)
+                return api_reply_error(req, 400, "invalid_field",
+                                       "not a cursor of this list", "cursor");
+        if (err)
+                return api_reply_error(req, 503, "unavailable",
+                                       "the status view cannot be read",
+                                       NULL);
+        r = api_reply(req, 200, "application/json", page, strlen(page));
+        free(page);
+        return r;
+}
+
 enum MHD_Result api_jobs_handle(api_req_t *req) {
         switch (req->route) {
         case API_ROUTE_JOBS_CREATE:
@@ -637,6 +693,8 @@ enum MHD_Result api_jobs_handle(api_req_t *req) {
                 return handle_command(req, SCHED_EV_RESUME_JOB);
         case API_ROUTE_JOB_EXECUTIONS:
                 return handle_executions(req);
+        case API_ROUTE_JOB_RECORDS:
+                return handle_records(req);
         case API_ROUTE_JOB_UPDATE:
                 return handle_command(req, SCHED_EV_UPDATE_JOB);
         case API_ROUTE_JOBS_LIST:

@@ -150,6 +150,8 @@ static int assign_from_store(viewer_t *v) {
                         int64_t off = sched_store_offset_get(
                                 api->store, v->topics[t], p);
                         v->next[t][p] = off < 0 ? 0 : off;
+                        sched_view_log_begin(api->store, v->batch,
+                                             v->topics[t], p, v->next[t][p]);
                         rd_kafka_topic_partition_list_add(list, v->topics[t],
                                                           p)
                                 ->offset = off < 0 ? RD_KAFKA_OFFSET_BEGINNING
@@ -190,41 +192,26 @@ static void dead_letter(viewer_t *v, const rd_kafka_message_t *msg,
 /* Apply one record into the batch; -1 when the batch must be dropped. */
 static int consume_one(viewer_t *v, const rd_kafka_message_t *msg, int t) {
         api_t *api = v->api;
-        char errstr[512];
-        sched_event_t ev;
-        sched_err_t err = sched_codec_decode(api->codec, msg->payload,
-                                             msg->len, &ev, errstr,
-                                             sizeof(errstr));
-        if (err) {
-                char reason[600];
-                snprintf(reason, sizeof(reason), "decode: %s: %s",
-                         sched_err2name(err), errstr);
-                dead_letter(v, msg, reason);
-        } else {
-                sched_view_result_t res;
-                err = sched_view_apply(api->store, v->batch, api->codec, &ev,
-                                       msg->offset, &res, errstr,
-                                       sizeof(errstr));
-                sched_event_clear(&ev);
-                if (err == SCHED_ERR_INVALID) {
-                        char reason[600];
-                        snprintf(reason, sizeof(reason), "apply: %s", errstr);
-                        dead_letter(v, msg, reason);
-                } else if (err) {
-                        sched_error(SUB, "apply %s [%d] @%lld: %s",
-                                    v->topics[t], (int)msg->partition,
-                                    (long long)msg->offset, errstr);
-                        return -1;
-                } else {
-                        atomic_fetch_add(res == SCHED_VIEW_APPLIED
-                                                 ? &api->metrics.view_applied
-                                                 : &api->metrics.view_ignored,
-                                         1);
-                }
+        char errstr[600];
+        sched_view_result_t res;
+        sched_err_t err = sched_view_apply_record(
+                api->store, v->batch, api->codec, t == 1, v->topics[t],
+                msg->key, msg->key_len, msg->payload, msg->len,
+                msg->partition, msg->offset, &res, errstr, sizeof(errstr));
+        if (err == SCHED_ERR_STORE || err == SCHED_ERR_NOMEM) {
+                sched_error(SUB, "apply %s [%d] @%lld: %s", v->topics[t],
+                            (int)msg->partition, (long long)msg->offset,
+                            errstr);
+                return -1;
         }
+        if (err)
+                dead_letter(v, msg, errstr);
+        else
+                atomic_fetch_add(res == SCHED_VIEW_APPLIED
+                                         ? &api->metrics.view_applied
+                                         : &api->metrics.view_ignored,
+                                 1);
         v->next[t][msg->partition] = msg->offset + 1;
-        sched_store_offset_stage(api->store, v->batch, v->topics[t],
-                                 msg->partition, msg->offset + 1);
         return 0;
 }
 

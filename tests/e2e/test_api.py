@@ -175,7 +175,8 @@ def test_a_token_without_the_scope_is_403():
     check(status == 403 and "jobs:write" in resp.get("message", ""), "%s %s" % (status, resp))
     job = create(A, writer)
     for method, path in (("GET", "/v1/jobs/" + job["job_id"]), ("GET", "/v1/jobs"),
-                         ("GET", "/v1/jobs/%s/executions" % job["job_id"])):
+                         ("GET", "/v1/jobs/%s/executions" % job["job_id"]),
+                         ("GET", "/v1/jobs/%s/records" % job["job_id"])):
         status, resp = A.http(method, path, tok=writer)
         check(status == 403 and "jobs:read" in resp.get("message", ""),
               "%s %s -> %s %s" % (method, path, status, resp))
@@ -190,7 +191,7 @@ def test_another_tenants_job_is_404_on_every_endpoint_and_admin_reads_across():
     check(seen(A, TOK1, job)[0] == 200, "the owner cannot read it")
     jid = job["job_id"]
     for method, path, body in (("GET", "", None), ("GET", "/executions", None),
-                               ("DELETE", "", None), ("POST", "/pause", None),
+                               ("GET", "/records", None), ("DELETE", "", None), ("POST", "/pause", None),
                                ("POST", "/resume", None), ("PATCH", "", {"timeout_ms": 1000})):
         status, resp = A.http(method, "/v1/jobs/" + jid + path, body, TOK2)
         check(status == 404, "%s %s by another tenant -> %s %s" % (method, path, status, resp))

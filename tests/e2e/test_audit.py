@@ -200,6 +200,77 @@ def test_history_of_a_tenant_holds_each_of_its_jobs():
     check(all(l["event"]["tenant"] == "dev" for l in lines), "another tenant's record")
 
 
+# --- history through the view's index of each job's records ----------------------------------
+
+def where(lines):
+    return [(l["topic"], l["partition"], l["offset"]) for l in lines]
+
+
+def indexed(job_id):
+    """The (topic, partition, offset) the API lists for the job, through every page."""
+    out, cursor = [], None
+    while True:
+        path = "/v1/jobs/%s/records?limit=2" % job_id + ("&cursor=" + cursor if cursor else "")
+        status, page = http("GET", path)
+        check(status == 200, "GET %s -> %s %s" % (path, status, page))
+        out += [(PREFIX + "." + r["topic"], r["partition"], r["offset"])
+                for r in page["records"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return out, page
+
+
+def test_history_through_the_index_finds_what_a_full_scan_finds():
+    """The offsets the view lists for a job are exactly the records a scan of its partition
+    finds for its key, undecodable and duplicate ones included; history through them prints
+    the same records as history --scan."""
+    job_id = ran({"name": "audit-index", "task": "fail",
+                  "retry": {"max_attempts": 2, "initial_backoff_ms": 100},
+                  "schedule": {"type": "immediate"}}, state="DEAD_LETTERED")
+    ex = executions(job_id)[0]
+    produce(STATUS, job_id.encode(), b"not avro at all")
+    produce(STATUS, job_id.encode(), status_event(job_id, "SUCCEEDED", ex["execution_id"],
+                                                  ex["attempt"], 1))
+    scanned = where(history(job_id, "--scan"))
+    check(len(scanned) >= 8, "a retried job has few records: %s" % scanned)
+    wait_until("the view to index the planted records", 30,
+               lambda: len(indexed(job_id)[0]) == len(scanned))
+    listed, last = indexed(job_id)
+    check(sorted(listed) == sorted(scanned), "listed %s, scanned %s" % (listed, scanned))
+    check(last["indexed_from"] == {"commands": 0, "status": 0}, "page: %s" % last)
+    rc, lines, err = klokctl("history", "--job", job_id)
+    check(rc == 0 and where(lines) == scanned, "through the index: %s %s" % (where(lines), err))
+    check("whole partition" not in err, "the index was not used: %r" % err)
+    check(any(l["what"] == "UNDECODABLE" for l in lines), "no undecodable record: %s" % lines)
+
+
+def test_history_without_the_api_reads_the_whole_partition():
+    job_id = noop_job("audit-no-api")
+    p = subprocess.run([KLOKCTL, "--api", "http://127.0.0.1:1", "--bootstrap", BOOTSTRAP,
+                        "--output", "json", "history", "--job", job_id],
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0 and "whole partition" in p.stderr,
+          "exit %d: %r" % (p.returncode, p.stderr))
+    lines = [json.loads(l) for l in p.stdout.splitlines()]
+    check(where(lines) == where(history(job_id)), "the scan and the index disagree")
+    rc, _, err = klokctl("history", "--job", job_id, "--scan")
+    check(rc == 0 and "whole partition" not in err and "API" not in err,
+          "--scan asked the API: %r" % err)
+
+
+def test_the_record_index_of_an_unknown_job_is_404_and_history_still_reads_kafka():
+    job_id = "audit-unknown-" + uuid.uuid4().hex[:12]
+    status, resp = http("GET", "/v1/jobs/%s/records" % job_id)
+    check(status == 404, "-> %s %s" % (status, resp))
+    part, off = produce(STATUS, job_id.encode(), status_event(job_id, "PROGRESS",
+                                                              job_id + ":0:1", 1, 0))
+    rc, lines, err = klokctl("history", "--job", job_id)
+    check(rc == 0 and where(lines) == [(STATUS, part, off)] and "whole partition" in err,
+          "exit %d %s %r" % (rc, lines, err))
+    status, resp = http("GET", "/v1/jobs/%s/records?cursor=bogus" % noop_job("audit-cur"))
+    check(status == 400 and resp.get("field") == "cursor", "-> %s %s" % (status, resp))
+
+
 # --- --verify finds breaks -----------------------------------------------------------------
 
 def test_verify_names_a_duplicate_succeeded():

@@ -43,7 +43,7 @@ static void test_cf_ids_are_append_only(void **state) {
         static const char *ever[] = {"default", "meta",       "jobs",
                                      "due",     "view_jobs",  "view_execs",
                                      "inflight", "exec_done", "orphans",
-                                     "view_index"};
+                                     "view_index", "view_log"};
         assert_int_equal(SCHED_CF__CNT, sizeof(ever) / sizeof(ever[0]));
         for (int i = 0; i < SCHED_CF__CNT; i++)
                 assert_string_equal(sched_cf_name((sched_cf_t)i), ever[i]);

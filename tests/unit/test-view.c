@@ -877,6 +877,147 @@ static void test_replay_is_byte_identical(void **state) {
         fx_close(b);
 }
 
+/* --- Where a job's records are (VIEW_LOG) ----------------------------------- */
+
+/* Encode ev and take it through sched_view_apply_record at offset of
+ * partition 0 of commands (status false) or status; the result code. */
+static sched_err_t apply_bytes(fx_t *fx, sched_batch_t *b, bool status,
+                               const char *key, const void *payload,
+                               size_t len, int64_t offset) {
+        char err[512];
+        sched_view_result_t res;
+        return sched_view_apply_record(
+                fx->store, b, codec, status,
+                status ? "klok.status" : "klok.commands", key,
+                key ? strlen(key) : 0, payload, len, 0, offset, &res, err,
+                sizeof(err));
+}
+
+static sched_err_t apply_event(fx_t *fx, sched_batch_t *b, bool status,
+                               sched_event_t *ev, int64_t offset) {
+        void *buf;
+        size_t len;
+        char err[512];
+        assert_int_equal(sched_codec_encode(codec, ev, &buf, &len, err,
+                                            sizeof(err)),
+                         SCHED_ERR_OK);
+        sched_err_t rc = apply_bytes(fx, b, status, ev->job_id, buf, len,
+                                     offset);
+        free(buf);
+        sched_event_clear(ev);
+        return rc;
+}
+
+static json_t *log_page(fx_t *fx, const char *job, const char *after,
+                        size_t limit) {
+        char *text;
+        /* One partition: every job's records are on partition 0. */
+        assert_int_equal(sched_view_log_page(fx->store, job, 1,
+                                             "klok.commands", "klok.status",
+                                             after, limit, &text),
+                         SCHED_ERR_OK);
+        json_t *page = json_loads(text, 0, NULL);
+        free(text);
+        assert_non_null(page);
+        return page;
+}
+
+static void assert_record(json_t *page, size_t i, const char *topic,
+                          int64_t offset) {
+        json_t *r = json_array_get(json_object_get(page, "records"), i);
+        assert_non_null(r);
+        assert_string_equal(json_string_value(json_object_get(r, "topic")),
+                            topic);
+        assert_int_equal(json_integer_value(json_object_get(r, "partition")),
+                         0);
+        assert_int_equal(json_integer_value(json_object_get(r, "offset")),
+                         offset);
+}
+
+static void test_record_index_lists_every_record_keyed_by_the_job(
+        void **state) {
+        fx_t *fx = *state;
+        sched_batch_t *b = sched_batch_new();
+        sched_event_t ev;
+        char err[512];
+        sched_view_log_begin(fx->store, b, "klok.commands", 0, 0);
+        sched_view_log_begin(fx->store, b, "klok.status", 0, 0);
+
+        ev_create(fx, &ev, "t1", "j1", T0, SCHED_KIND_DELAY);
+        assert_int_equal(apply_event(fx, b, false, &ev, 0), SCHED_ERR_OK);
+        ev_create(fx, &ev, "t1", "j2", T0, SCHED_KIND_DELAY);
+        assert_int_equal(apply_event(fx, b, false, &ev, 1), SCHED_ERR_OK);
+        /* Undecodable but keyed by j1: indexed, and to be dead-lettered. */
+        assert_int_not_equal(apply_bytes(fx, b, false, "j1", "junk", 4, 2),
+                             SCHED_ERR_OK);
+        /* Keys that cannot be job ids are not indexed. */
+        assert_int_not_equal(apply_bytes(fx, b, false, NULL, "junk", 4, 3),
+                             SCHED_ERR_OK);
+        char long_key[SCHED_ID_MAX + 8];
+        memset(long_key, 'k', sizeof(long_key) - 1);
+        long_key[sizeof(long_key) - 1] = '\0';
+        assert_int_not_equal(apply_bytes(fx, b, false, long_key, "junk", 4, 4),
+                             SCHED_ERR_OK);
+        ev_status(fx, &ev, "t1", "j1", T0 + 5000, SCHED_STATUS_FIRED,
+                  T0 + 5000, 1);
+        assert_int_equal(apply_event(fx, b, true, &ev, 0), SCHED_ERR_OK);
+        ev_status(fx, &ev, "t1", "j1", T0 + 5001, SCHED_STATUS_SUCCEEDED,
+                  T0 + 5000, 1);
+        assert_int_equal(apply_event(fx, b, true, &ev, 1), SCHED_ERR_OK);
+        assert_int_equal(sched_store_write(fx->store, b, err, sizeof(err)),
+                         SCHED_ERR_OK);
+        /* A marker is kept once: a later begin does not move it. */
+        sched_view_log_begin(fx->store, b, "klok.commands", 0, 5);
+        assert_int_equal(sched_batch_count(b), 0);
+
+        json_t *all = log_page(fx, "j1", NULL, 100);
+        assert_int_equal(json_array_size(json_object_get(all, "records")), 4);
+        assert_record(all, 0, "commands", 0);
+        assert_record(all, 1, "commands", 2);
+        assert_record(all, 2, "status", 0);
+        assert_record(all, 3, "status", 1);
+        assert_true(json_is_null(json_object_get(all, "next_cursor")));
+        json_t *pos = json_object_get(all, "positions");
+        assert_int_equal(json_integer_value(json_object_get(pos, "commands")),
+                         5);
+        assert_int_equal(json_integer_value(json_object_get(pos, "status")),
+                         2);
+        json_t *from = json_object_get(all, "indexed_from");
+        assert_int_equal(json_integer_value(json_object_get(from, "commands")),
+                         0);
+        json_decref(all);
+
+        /* Pages of 3 then the rest, through the cursor. */
+        json_t *p1 = log_page(fx, "j1", NULL, 3);
+        assert_int_equal(json_array_size(json_object_get(p1, "records")), 3);
+        const char *cur =
+                json_string_value(json_object_get(p1, "next_cursor"));
+        assert_true(cur && *cur);
+        json_t *p2 = log_page(fx, "j1", cur, 3);
+        assert_int_equal(json_array_size(json_object_get(p2, "records")), 1);
+        assert_record(p2, 0, "status", 1);
+        assert_true(json_is_null(json_object_get(p2, "next_cursor")));
+        json_decref(p1);
+        json_decref(p2);
+
+        /* j2 has its one record; "j" (a prefix of both) has none. */
+        json_t *j2 = log_page(fx, "j2", NULL, 100);
+        assert_int_equal(json_array_size(json_object_get(j2, "records")), 1);
+        assert_record(j2, 0, "commands", 1);
+        json_decref(j2);
+        json_t *j = log_page(fx, "j", NULL, 100);
+        assert_int_equal(json_array_size(json_object_get(j, "records")), 0);
+        json_decref(j);
+
+        char *text = NULL;
+        assert_int_equal(sched_view_log_page(fx->store, "j1", 1,
+                                             "klok.commands", "klok.status",
+                                             "x.1.2", 10, &text),
+                         SCHED_ERR_INVALID);
+        assert_null(text);
+        sched_batch_destroy(b);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_one_shot_lifecycle,
@@ -901,6 +1042,9 @@ int main(void) {
                         test_list_jobs_by_state_queue_and_time_in_stable_pages,
                         setup, teardown),
                 cmocka_unit_test(test_replay_is_byte_identical),
+                cmocka_unit_test_setup_teardown(
+                        test_record_index_lists_every_record_keyed_by_the_job,
+                        setup, teardown),
         };
         char err[512];
         codec = sched_codec_new(KLOK_SOURCE_DIR "/schemas", err, sizeof(err));

@@ -32,7 +32,8 @@
         X(INFLIGHT, 6, "inflight")     /* timer: running executions */        \
         X(EXEC_DONE, 7, "exec_done")   /* executor: completed ids */        \
         X(ORPHANS, 8, "orphans")       /* status events before their job */ \
-        X(VIEW_INDEX, 9, "view_index") /* view: list indexes -> "" */
+        X(VIEW_INDEX, 9, "view_index") /* view: list indexes -> "" */       \
+        X(VIEW_LOG, 10, "view_log")    /* view: where a job's records are */
 
 typedef enum sched_cf_e {
 #define SCHED_CF_ENUM(name, id, str) SCHED_CF_##name = id,

@@ -152,4 +152,79 @@ void sched_view_index_update(sched_store_t *store, sched_batch_t *batch,
 /** True for SUCCEEDED, FAILED, CANCELLED, DEAD_LETTERED, REJECTED. */
 bool sched_view_state_terminal(const char *state);
 
+/* --- Where a job's records are (VIEW_LOG) --------------------------------- */
+
+/*
+ * VIEW_LOG rows: every record of <p>.commands and <p>.status whose Kafka
+ * key has the shape of a job id, by where it sits:
+ *   key 0x00 topic ('c' commands | 's' status) partition(be32) offset(be64)
+ *     -> ""
+ * Written by the consumer beside sched_view_apply(), in the same batch, for
+ * records that decode or not: the index holds exactly the records a scan
+ * of the partition for that key finds, so `klokctl history` fetches those
+ * offsets instead of reading the whole partition.  A META row per topic
+ * and partition (sched_view_log_begin) keeps the offset the index starts
+ * at: a view made before the index existed says so instead of holding a
+ * partial list.
+ */
+#define SCHED_VIEW_LOG_COMMANDS 'c'
+#define SCHED_VIEW_LOG_STATUS 's'
+
+/** Index one record (topic: SCHED_VIEW_LOG_*) in batch.  Keys that cannot
+ *  be job ids (empty, longer than SCHED_ID_MAX - 1, or holding a 0 byte)
+ *  are not indexed. */
+void sched_view_log_put(sched_store_t *store, sched_batch_t *batch,
+                        char topic, const void *key, size_t klen,
+                        int32_t partition, int64_t offset);
+
+/** Stage the first indexed offset of topic/partition (the view's next
+ *  offset there) unless one is stored already; once per assignment. */
+void sched_view_log_begin(sched_store_t *store, sched_batch_t *batch,
+                          const char *topic_name, int32_t partition,
+                          int64_t next_offset);
+
+/** Longest sched_view_log_page() cursor, with its NUL. */
+#define SCHED_VIEW_LOG_CURSOR_MAX 48
+
+/**
+ * A page of where job_id's records are, as JSON text (malloc'd, free() it):
+ *   {"job_id", "partition", "positions": {"commands", "status"},
+ *    "indexed_from": {"commands", "status"},
+ *    "records": [{"topic": "commands"|"status", "partition", "offset"}...],
+ *    "next_cursor"}
+ * in (topic, partition, offset) order, read from one snapshot.
+ * `positions` are the view's next offsets on the job's partition
+ * (`partition`, of partition_cnt) when the page was read: records at and
+ * after them are not indexed yet.  `indexed_from` are the offsets the
+ * index starts at there (0 for a view built with it).  `after` is the
+ * previous page's next_cursor (NULL for the first page); at most `limit`
+ * records; next_cursor is null on the last page.  SCHED_ERR_INVALID for a
+ * cursor this function did not make.
+ */
+sched_err_t sched_view_log_page(sched_store_t *store, const char *job_id,
+                                int32_t partition_cnt,
+                                const char *commands_topic,
+                                const char *status_topic, const char *after,
+                                size_t limit, char **jsonp);
+
+/**
+ * One record of <p>.commands (status_topic false) or <p>.status, from its
+ * bytes to the view, as klok-api's consumer and an audit replay both do
+ * it: index it (sched_view_log_put), decode it, sched_view_apply() it, and
+ * stage the next offset of topic_name/partition — all in batch.
+ * Returns SCHED_ERR_OK (applied or ignored: *resultp); SCHED_ERR_STORE or
+ * SCHED_ERR_NOMEM: the batch is unusable; any other code is a record to
+ * dead-letter (the decoder's refusal, or SCHED_ERR_INVALID from the
+ * applier), errstr saying why — it is still indexed and its offset
+ * staged.
+ */
+sched_err_t sched_view_apply_record(sched_store_t *store, sched_batch_t *batch,
+                                    const sched_codec_t *codec,
+                                    bool status_topic, const char *topic_name,
+                                    const void *key, size_t klen,
+                                    const void *payload, size_t len,
+                                    int32_t partition, int64_t offset,
+                                    sched_view_result_t *resultp,
+                                    char *errstr, size_t errstr_size);
+
 #endif /* SCHED_VIEW_H */
