@@ -39,6 +39,9 @@
 #define CTL_KAFKA_WAIT_MS 10000
 #define POLL_MS 200
 #define RUN_GAP 2000 /* records read through rather than fetched apart */
+/* Records one read holds decoded, at most (a few GB): a tenant's history
+ * beyond it needs a --from/--to window. */
+#define CTL_LOG_MAX 5000000
 
 typedef struct part_s {
         int32_t partition;
@@ -581,11 +584,15 @@ typedef struct load_s {
         bool status_topic;
         ctl_log_t *log;
         size_t cap;
-        int oom;
+        int oom, full; /* full: CTL_LOG_MAX records held (oom is set too) */
 } load_t;
 
 static int log_push(load_t *l, ctl_rec_t *rec) {
         ctl_log_t *log = l->log;
+        if (log->cnt >= CTL_LOG_MAX) {
+                l->full = 1;
+                return -1;
+        }
         if (log->cnt == l->cap) {
                 size_t cap = l->cap ? l->cap * 2 : 64;
                 ctl_rec_t *recs = realloc(log->recs, cap * sizeof(*recs));
@@ -784,7 +791,8 @@ int ctl_log_load(const ctl_t *ctl, const struct sched_codec_s *codec,
                  (log->partition = job_partition(ctl, job_id, topics, errstr,
                                                  errstr_size)) < 0)
                 return -1;
-        load_t l = {codec, job_id, job_id ? NULL : tenant, false, log, 0, 0};
+        load_t l = {codec, job_id, job_id ? NULL : tenant, false, log, 0, 0,
+                    0};
         int rc = 0;
         for (int t = 0; !rc && !l.oom && t < 2; t++) {
                 l.status_topic = t == 1;
@@ -802,6 +810,13 @@ int ctl_log_load(const ctl_t *ctl, const struct sched_codec_s *codec,
                 ctl_index_free(&ix);
         if (rc)
                 goto fail;
+        if (l.full) {
+                snprintf(errstr, errstr_size,
+                         "more than %d records: narrow the read with --from "
+                         "and --to",
+                         CTL_LOG_MAX);
+                goto fail;
+        }
         if (l.oom || log_merge(log)) {
                 snprintf(errstr, errstr_size, "out of memory (%zu records)",
                          log->cnt);
