@@ -206,7 +206,7 @@ struct json_t *ctl_event_json(const struct sched_event_s *ev);
 /* cmd_state.c: state-as-of */
 int ctl_cmd_state_as_of(ctl_t *ctl, int argc, char **argv);
 
-/* cmd_rebuild.c: rebuild --partition N [--verify] */
+/* cmd_rebuild.c: rebuild --partition N [--verify] [--no-view] */
 int ctl_cmd_rebuild(ctl_t *ctl, int argc, char **argv);
 
 #endif /* KLOKCTL_CTL_H */

@@ -30,9 +30,9 @@ static const ctl_cmd_t commands[] = {
         {"state-as-of", ctl_cmd_state_as_of, "--job ID --at TIME [--scan]",
          "a job's state at an instant, replayed through the appliers"},
         {"rebuild", ctl_cmd_rebuild,
-         "--partition N [--verify] [--timer-admin URL]",
-         "replay a partition into a scratch store; --verify: compare its "
-         "digest with the live timer's"},
+         "--partition N [--verify] [--timer-admin URL] [--no-view]",
+         "replay a partition into scratch stores; --verify: compare their "
+         "digests with the live timer's and view's"},
         {"dlq", ctl_cmd_dlq,
          "list [--from T] [--to T] | show P:OFFSET | replay P:OFFSET "
          "[--to-topic T]",

@@ -68,6 +68,7 @@ typedef struct api_conf_s {
         X(JOB_RESUME, "POST /v1/jobs/{id}/resume")                            \
         X(JOB_EXECUTIONS, "GET /v1/jobs/{id}/executions")                     \
         X(JOB_RECORDS, "GET /v1/jobs/{id}/records")                           \
+        X(VIEW_DIGEST, "GET /v1/admin/view-digest")                           \
         X(HEALTHZ, "GET /healthz")                                            \
         X(READYZ, "GET /readyz")                                              \
         X(METRICS, "GET /metrics")                                            \

@@ -7,6 +7,7 @@
  *   GET /v1/jobs, /v1/jobs/{id}[/...]      jobs:read (or admin)
  *   POST, PATCH, DELETE /v1/jobs[...]      jobs:write
  *   ?tenant=<other> on a read              admin
+ *   GET /v1/admin/view-digest              admin
  *   /healthz, /readyz, /metrics, /dashboard/   none
  *
  * The tenant of a request is its token's "tenant" claim, never anything
@@ -106,6 +107,8 @@ static unsigned route_scope(api_route_t route) {
         case API_ROUTE_JOB_PAUSE:
         case API_ROUTE_JOB_RESUME:
                 return SCHED_SCOPE_WRITE;
+        case API_ROUTE_VIEW_DIGEST:
+                return SCHED_SCOPE_ADMIN;
         default:
                 return 0;
         }

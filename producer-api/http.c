@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "api_int.h"
+#include "sched/digest.h"
 #include "sched/job_json.h"
 #include "sched/log.h"
 
@@ -142,6 +143,8 @@ static unsigned route(api_req_t *req, const char *method, const char *url) {
                 return (req->route = API_ROUTE_READYZ), get ? 0 : 405;
         if (!strcmp(url, "/metrics"))
                 return (req->route = API_ROUTE_METRICS), get ? 0 : 405;
+        if (!strcmp(url, "/v1/admin/view-digest"))
+                return (req->route = API_ROUTE_VIEW_DIGEST), get ? 0 : 405;
         if (!strcmp(url, "/v1/jobs")) {
                 req->route = get ? API_ROUTE_JOBS_LIST : API_ROUTE_JOBS_CREATE;
                 return get || post ? 0 : 405;
@@ -218,6 +221,57 @@ static enum MHD_Result handle_metrics(api_req_t *req) {
         return r;
 }
 
+/* A query parameter in [0, max]; -1 when absent or not such a number. */
+static long query_index(api_req_t *req, const char *name, long max) {
+        const char *arg = MHD_lookup_connection_value(
+                req->conn, MHD_GET_ARGUMENT_KIND, name);
+        char *end = NULL;
+        long v = arg && *arg ? strtol(arg, &end, 10) : -1;
+        return end && !*end && v >= 0 && v <= max ? v : -1;
+}
+
+/* GET /v1/admin/view-digest?partition=N[&bucket=K]: the view's digest of
+ * partition N, or the rows of one of its buckets (sched/digest.h), read
+ * from one snapshot: what `klokctl rebuild --verify` compares. */
+static enum MHD_Result handle_view_digest(api_req_t *req) {
+        api_t *api = req->api;
+        pthread_mutex_lock(&api->lock);
+        int32_t parts = api->commands_parts;
+        pthread_mutex_unlock(&api->lock);
+        if (parts <= 0)
+                return api_reply_error(req, 503, "unavailable",
+                                       "the partitions are not known yet",
+                                       NULL);
+        long p = query_index(req, "partition", (long)parts - 1);
+        if (p < 0)
+                return api_reply_error(req, 400, "invalid_field",
+                                       "a partition of the commands topic",
+                                       "partition");
+        long bucket = -1;
+        if (MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
+                                        "bucket") &&
+            (bucket = query_index(req, "bucket",
+                                  SCHED_DIGEST_BUCKETS - 1)) < 0)
+                return api_reply_error(req, 400, "invalid_field",
+                                       "a bucket from 0 to 255", "bucket");
+        sched_digest_set_t set;
+        sched_view_digest_set(&set, (int32_t)p, parts);
+        char *text = NULL;
+        sched_digest_t d;
+        if (bucket >= 0)
+                sched_digest_bucket_json(api->store, &set, (int)bucket, &text);
+        else if (!sched_digest_compute(api->store, &set, api->topic_commands,
+                                       api->topic_status, &d))
+                text = sched_digest_json(&d);
+        if (!text)
+                return api_reply_error(req, 503, "unavailable",
+                                       "out of memory", NULL);
+        enum MHD_Result r = api_reply(req, 200, "application/json", text,
+                                      strlen(text));
+        free(text);
+        return r;
+}
+
 static enum MHD_Result dispatch(api_req_t *req) {
         static const char ok[] = "{\"status\":\"ok\"}";
         switch (req->route) {
@@ -230,6 +284,8 @@ static enum MHD_Result dispatch(api_req_t *req) {
                 return handle_metrics(req);
         case API_ROUTE_DASHBOARD:
                 return api_dashboard_handle(req, req->job_id);
+        case API_ROUTE_VIEW_DIGEST:
+                return handle_view_digest(req);
         default:
                 return api_jobs_handle(req);
         }

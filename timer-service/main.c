@@ -77,40 +77,57 @@ static const char *tmr_ready(void *opaque) {
         return NULL;
 }
 
-/* GET /digest?partition=N: the partition's state digest and the offsets it
- * stands for (what `klokctl rebuild --verify` compares).  Admin thread:
- * reads a store snapshot and fields fixed at start. */
-static char *tmr_route(void *opaque, const char *path, const char *arg,
-                       unsigned *status) {
+/* A query parameter in [0, max]; -1 when absent or not such a number. */
+static long tmr_arg(const sched_admin_req_t *req, const char *name,
+                    long max) {
+        const char *arg = sched_admin_arg(req, name);
+        char *end = NULL;
+        long v = arg && *arg ? strtol(arg, &end, 10) : -1;
+        return end && !*end && v >= 0 && v <= max ? v : -1;
+}
+
+static char *tmr_bad_arg(unsigned *status, const char *field, long max) {
+        char *out = malloc(160);
+        if (!out)
+                return NULL;
+        *status = 400;
+        snprintf(out, 160,
+                 "{\"error\":\"invalid_field\",\"field\":\"%s\","
+                 "\"message\":\"a %s from 0 to %ld\"}",
+                 field, field, max);
+        return out;
+}
+
+/* GET /digest?partition=N: the partition's state digest (sched/digest.h:
+ * sha256, rows per section, 256 bucket hashes) and the offsets it stands
+ * for; with &bucket=K the rows of that bucket instead (what `klokctl
+ * rebuild --verify` compares).  Admin thread: reads a store snapshot and
+ * fields fixed at start. */
+static char *tmr_route(void *opaque, const char *path,
+                       const sched_admin_req_t *req, unsigned *status) {
         tmr_t *t = opaque;
         if (strcmp(path, "/digest"))
                 return NULL;
-        char *end = NULL;
-        long p = arg ? strtol(arg, &end, 10) : -1;
-        char *out = malloc(512);
-        if (!out)
-                return NULL;
-        sched_timer_digest_t d;
-        if (!arg || !*arg || *end || p < 0 || p >= t->nparts ||
-            sched_timer_digest(t->store, (int32_t)p, t->nparts, t->t_commands,
-                               t->t_status, &d)) {
-                *status = 400;
-                snprintf(out, 512,
-                         "{\"error\":\"invalid_field\",\"field\":"
-                         "\"partition\",\"message\":\"a partition from 0 "
-                         "to %d\"}",
-                         (int)t->nparts - 1);
-                return out;
+        long p = tmr_arg(req, "partition", (long)t->nparts - 1);
+        if (p < 0)
+                return tmr_bad_arg(status, "partition", (long)t->nparts - 1);
+        long bucket = -1;
+        if (sched_admin_arg(req, "bucket") &&
+            (bucket = tmr_arg(req, "bucket", SCHED_DIGEST_BUCKETS - 1)) < 0)
+                return tmr_bad_arg(status, "bucket",
+                                   SCHED_DIGEST_BUCKETS - 1);
+        sched_digest_set_t set;
+        sched_timer_digest_set(&set, (int32_t)p, t->nparts);
+        char *out = NULL;
+        if (bucket >= 0) {
+                sched_digest_bucket_json(t->store, &set, (int)bucket, &out);
+        } else {
+                sched_digest_t d;
+                if (!sched_digest_compute(t->store, &set, t->t_commands,
+                                          t->t_status, &d))
+                        out = sched_digest_json(&d);
         }
-        snprintf(out, 512,
-                 "{\"partition\":%d,\"commands_offset\":%lld,"
-                 "\"status_offset\":%lld,\"jobs\":%llu,\"due\":%llu,"
-                 "\"orphans\":%llu,\"sha256\":\"%s\"}",
-                 (int)d.partition,
-                 (long long)d.commands_offset, (long long)d.status_offset,
-                 (unsigned long long)d.jobs, (unsigned long long)d.due,
-                 (unsigned long long)d.orphans, d.sha256);
-        return out;
+        return out; /* NULL (out of memory): 404, the caller retries */
 }
 
 static void tmr_metrics_init(tmr_t *t) {

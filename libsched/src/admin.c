@@ -16,6 +16,15 @@
 
 #include "sched/err.h"
 
+struct sched_admin_req_s {
+        struct MHD_Connection *conn;
+};
+
+const char *sched_admin_arg(const sched_admin_req_t *req, const char *name) {
+        return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
+                                           name);
+}
+
 struct sched_admin_s {
         struct MHD_Daemon *daemon;
         sched_metrics_t *metrics;
@@ -92,9 +101,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         }
         if (admin->route) {
                 unsigned status = 200;
-                const char *arg = MHD_lookup_connection_value(
-                        conn, MHD_GET_ARGUMENT_KIND, "partition");
-                char *out = admin->route(admin->opaque, url, arg, &status);
+                sched_admin_req_t req = {conn};
+                char *out = admin->route(admin->opaque, url, &req, &status);
                 if (out)
                         return reply(conn, status, json_type, out,
                                      strlen(out), MHD_RESPMEM_MUST_FREE);

@@ -1329,91 +1329,65 @@ sched_err_t sched_timer_apply(sched_store_t *store, sched_batch_t *batch,
 
 /* --- Digest ----------------------------------------------------------------- */
 
-static void digest_row(sched_sha256_t *sha, const char *k, size_t klen,
-                       const char *v, size_t vlen) {
-        unsigned char len[8];
-        be32_put(len, (uint32_t)klen);
-        be32_put(len + 4, (uint32_t)vlen);
-        sched_sha256_update(sha, len, 8);
-        sched_sha256_update(sha, k, klen);
-        sched_sha256_update(sha, v, vlen);
+/* JOBS: rows whose partition field (value bytes 2..5) is the partition. */
+static bool digest_job_row(const sched_digest_set_t *set, const char *k,
+                           size_t klen, const char *v, size_t vlen,
+                           const char **idp, size_t *idlenp) {
+        if (vlen < 6 || (int32_t)be32_get((const unsigned char *)v + 2) !=
+                                set->partition)
+                return false;
+        *idp = k;
+        *idlenp = klen;
+        return true;
+}
+
+/* DUE: bounded to the partition's prefix; the job id ends the key. */
+static bool digest_due_row(const sched_digest_set_t *set, const char *k,
+                           size_t klen, const char *v, size_t vlen,
+                           const char **idp, size_t *idlenp) {
+        (void)set, (void)v, (void)vlen;
+        *idp = k + (klen > 13 ? 13 : klen);
+        *idlenp = klen > 13 ? klen - 13 : 0;
+        return true;
+}
+
+/* ORPHANS 'T' | job_id | 0 | offset (and the job's marker 'T' | job_id |
+ * 0): the rows of jobs hashing to the partition. */
+static bool digest_orphan_row(const sched_digest_set_t *set, const char *k,
+                              size_t klen, const char *v, size_t vlen,
+                              const char **idp, size_t *idlenp) {
+        (void)v, (void)vlen;
+        size_t idlen = klen > 1 ? strnlen(k + 1, klen - 1) : 0;
+        if (!idlen || sched_partition_of(k + 1, idlen, set->partition_cnt) !=
+                              set->partition)
+                return false;
+        *idp = k + 1;
+        *idlenp = idlen;
+        return true;
+}
+
+void sched_timer_digest_set(sched_digest_set_t *set, int32_t partition,
+                            int32_t partition_cnt) {
+        memset(set, 0, sizeof(*set));
+        set->partition = partition;
+        set->partition_cnt = partition_cnt;
+        unsigned char lo[4], hi[4];
+        be32_put(lo, (uint32_t)partition);
+        be32_put(hi, (uint32_t)partition + 1);
+        sched_digest_section_add(set, "jobs", SCHED_CF_JOBS, NULL, 0, NULL, 0,
+                                 digest_job_row);
+        sched_digest_section_add(set, "due", SCHED_CF_DUE, lo, 4, hi, 4,
+                                 digest_due_row);
+        sched_digest_section_add(set, "orphans", SCHED_CF_ORPHANS, "T", 1, "U",
+                                 1, digest_orphan_row);
 }
 
 sched_err_t sched_timer_digest(sched_store_t *store, int32_t partition,
                                int32_t partition_cnt,
                                const char *commands_topic,
-                               const char *status_topic,
-                               sched_timer_digest_t *out) {
-        memset(out, 0, sizeof(*out));
-        if (partition < 0 || partition >= partition_cnt)
-                return SCHED_ERR_INVALID;
-        sched_snapshot_t *snap = sched_store_snapshot(store);
-        if (!snap)
-                return SCHED_ERR_NOMEM;
-        sched_sha256_t sha;
-        sched_sha256_init(&sha);
-        size_t klen, vlen;
-
-        /* Jobs: the rows whose partition field is this partition. */
-        sched_sha256_update(&sha, "jobs", 4);
-        sched_iter_t *it = sched_store_iter_snap(store, snap, SCHED_CF_JOBS,
-                                                 NULL, 0, NULL, 0);
-        for (; it && sched_iter_valid(it); sched_iter_next(it)) {
-                const char *k = sched_iter_key(it, &klen);
-                const char *v = sched_iter_value(it, &vlen);
-                if (vlen < 6 ||
-                    (int32_t)be32_get((const unsigned char *)v + 2) !=
-                            partition)
-                        continue;
-                digest_row(&sha, k, klen, v, vlen);
-                out->jobs++;
-        }
-        sched_iter_destroy(it);
-
-        /* Due entries: the partition is their key prefix. */
-        unsigned char lo[4], hi[4];
-        be32_put(lo, (uint32_t)partition);
-        be32_put(hi, (uint32_t)partition + 1);
-        sched_sha256_update(&sha, "due", 3);
-        it = sched_store_iter_snap(store, snap, SCHED_CF_DUE, lo, 4, hi, 4);
-        for (; it && sched_iter_valid(it); sched_iter_next(it)) {
-                const char *k = sched_iter_key(it, &klen);
-                const char *v = sched_iter_value(it, &vlen);
-                digest_row(&sha, k, klen, v, vlen);
-                out->due++;
-        }
-        sched_iter_destroy(it);
-
-        /* Parked status events of jobs of this partition ('T' | job_id | 0
-         * | offset, and the job's marker 'T' | job_id | 0). */
-        sched_sha256_update(&sha, "orphans", 7);
-        it = sched_store_iter_snap(store, snap, SCHED_CF_ORPHANS, "T", 1, "U",
-                                   1);
-        for (; it && sched_iter_valid(it); sched_iter_next(it)) {
-                const char *k = sched_iter_key(it, &klen);
-                const char *v = sched_iter_value(it, &vlen);
-                /* The job id runs to the 0 byte (then the offset, or
-                 * nothing: the job's marker). */
-                size_t idlen = klen > 1 ? strnlen(k + 1, klen - 1) : 0;
-                if (!idlen || sched_partition_of(k + 1, idlen,
-                                                 partition_cnt) != partition)
-                        continue;
-                digest_row(&sha, k, klen, v, vlen);
-                if (klen > idlen + 2)
-                        out->orphans++;
-        }
-        sched_iter_destroy(it);
-
-        out->partition = partition;
-        out->commands_offset = sched_store_offset_get_snap(
-                store, snap, commands_topic, partition);
-        out->status_offset = sched_store_offset_get_snap(store, snap,
-                                                         status_topic,
-                                                         partition);
-        sched_store_snapshot_release(store, snap);
-        unsigned char d[32];
-        sched_sha256_final(&sha, d);
-        for (int i = 0; i < 32; i++)
-                snprintf(out->sha256 + 2 * i, 3, "%02x", d[i]);
-        return SCHED_ERR_OK;
+                               const char *status_topic, sched_digest_t *out) {
+        sched_digest_set_t set;
+        sched_timer_digest_set(&set, partition, partition_cnt);
+        return sched_digest_compute(store, &set, commands_topic, status_topic,
+                                    out);
 }

@@ -820,7 +820,7 @@ def test_timer_rebuilt_from_an_empty_store_fires_nothing_again():
     for a, b in zip(after, before):
         check(a == b, "partition %d: rebuilt %s, live was %s" % (a["partition"], a, b))
     log("rebuilt digests equal the live ones on all %d partitions (%d jobs)",
-        len(after), sum(d["jobs"] for d in after))
+        len(after), sum(d["rows"]["jobs"] for d in after))
     applied = t.metric("klok_timer_records_applied_total")
     # Past whatever the rebuilt timer would fire at once, by a condition: a job due after it was
     # ready has succeeded.
@@ -839,18 +839,24 @@ def test_timer_rebuilt_from_an_empty_store_fires_nothing_again():
 KLOKCTL_BIN = os.path.join(BUILD_DIR, "klokctl", "klokctl")
 
 
-def klokctl_rebuild(partition, admin_url):
+def klokctl_rebuild(partition, admin_url, *extra):
     return subprocess.run([KLOKCTL_BIN, "--bootstrap", BOOTSTRAP, "--prefix", PREFIX,
-                           "--output", "json", "rebuild", "--partition", str(partition),
-                           "--verify", "--timer-admin", admin_url],
+                           "--api", API, "--output", "json", "rebuild", "--partition",
+                           str(partition), "--verify", "--timer-admin", admin_url, *extra],
                           capture_output=True, text=True, timeout=300)
 
 
+def printable(key: bytes) -> str:
+    """A key as klokctl prints it: printable ASCII as it is, other bytes as \\xNN."""
+    return "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x5C else "\\x%02x" % b for b in key)
+
+
 def test_klokctl_rebuild_from_kafka_matches_the_live_timer_after_the_kill9_runs():
-    """An auditor replays each partition from offset 0 into a scratch store through the timer's
-    own record function (klokctl rebuild --verify): after the timer was killed with kill -9
-    many times (the first test), the rebuilt state must equal the live one at the same
-    offsets.  A live digest that does not match what Kafka holds must be reported (exit 1)."""
+    """An auditor replays each partition from offset 0 into scratch stores through the timer's
+    and the view's own record functions (klokctl rebuild --verify): after the timer was killed
+    with kill -9 many times (the first test), each rebuilt state must equal the live one at the
+    same offsets.  A live digest that does not match what Kafka holds must be reported (exit 1)
+    with the first row that differs."""
     t = timer0()
     ensure_running(t)
     admin_url = "http://127.0.0.1:%d" % t.admin_port
@@ -859,21 +865,39 @@ def test_klokctl_rebuild_from_kafka_matches_the_live_timer_after_the_kill9_runs(
         check(r.returncode == 0, "partition %d: exit %d\n%s%s" % (p, r.returncode, r.stdout,
                                                                    r.stderr))
         lines = [json.loads(line) for line in r.stdout.splitlines()]
-        built, live = [d for d in lines if d["digest"] == "rebuilt"], \
-            [d for d in lines if d["digest"] == "live"]
-        check(len(built) == 1 and len(live) == 1 and built[0]["sha256"] == live[0]["sha256"]
-              and built[0]["jobs"] == live[0]["jobs"] > 0, "partition %d: %s" % (p, lines))
-        log("partition %d rebuilt from Kafka = live (%d jobs): %s", p, built[0]["jobs"],
-            r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "")
-    # A live state that is not what the log says: a digest server that lies by one bit.
+        for state, section in (("timer", "jobs"), ("view", "view_jobs")):
+            built = [d for d in lines if d["digest"] == "rebuilt" and d["state"] == state]
+            live = [d for d in lines if d["digest"] == "live" and d["state"] == state]
+            check(len(built) == 1 and len(live) == 1 and built[0]["sha256"] == live[0]["sha256"]
+                  and built[0]["rows"] == live[0]["rows"] and live[0]["rows"][section] > 0,
+                  "partition %d, %s: %s" % (p, state, lines))
+        log("partition %d rebuilt from Kafka = live timer and view (%s): %s", p,
+            ", ".join("%s %d" % (state, [d for d in lines if d["state"] == state][0]["rows"][sec])
+                      for state, sec in (("timer", "jobs"), ("view", "view_jobs"))),
+            r.stderr.strip().splitlines()[0] if r.stderr.strip() else "")
+    # A live state that is not what the log says: a digest server that lies about one row.  Its
+    # digest differs in one bucket, whose listing has that row's value hash changed.
     status, text = t.admin("/digest?partition=0")
     check(status == 200, "digest: %s %s" % (status, text))
     lie = json.loads(text)
     lie["sha256"] = ("1" if lie["sha256"][0] == "0" else "0") + lie["sha256"][1:]
+    for bucket in range(len(lie["buckets"])):
+        status, text = t.admin("/digest?partition=0&bucket=%d" % bucket)
+        check(status == 200, "bucket listing: %s %s" % (status, text))
+        listing = json.loads(text)
+        if listing["rows"]:
+            break
+    check(listing["rows"], "partition 0 of the timer holds no row")
+    section, key_hex, value = listing["rows"][0]
+    listing["rows"][0][2] = ("1" if value[0] == "0" else "0") + value[1:]
+    h = lie["buckets"][bucket]
+    lie["buckets"][bucket] = ("1" if h[0] == "0" else "0") + h[1:]
+    status, text = t.admin("/digest?partition=0&bucket=x")
+    check(status == 400, "a bad bucket: %s %s" % (status, text))
 
     class Liar(BaseHTTPRequestHandler):
         def do_GET(self):
-            body = json.dumps(lie).encode()
+            body = json.dumps(listing if "bucket=" in self.path else lie).encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -884,12 +908,20 @@ def test_klokctl_rebuild_from_kafka_matches_the_live_timer_after_the_kill9_runs(
     srv = HTTPServer(("127.0.0.1", PORT_BASE + 84), Liar)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
-        r = klokctl_rebuild(0, "http://127.0.0.1:%d" % (PORT_BASE + 84))
+        r = klokctl_rebuild(0, "http://127.0.0.1:%d" % (PORT_BASE + 84), "--no-view")
     finally:
         srv.shutdown()
         srv.server_close()
-    check(r.returncode == 1 and "differs" in r.stderr, "a wrong live digest was not reported: "
-          "exit %d\n%s%s" % (r.returncode, r.stdout, r.stderr))
+    key = printable(bytes.fromhex(key_hex))
+    check(r.returncode == 1 and "differs" in r.stderr and "values differ" in r.stderr
+          and '%s key "%s"' % (section, key) in r.stderr,
+          "a wrong live digest was not reported with its first differing row (%s %s): "
+          "exit %d\n%s%s" % (section, key, r.returncode, r.stdout, r.stderr))
+    mismatch = [d for d in map(json.loads, r.stdout.splitlines()) if "mismatch" in d]
+    check(len(mismatch) == 1 and mismatch[0]["key_hex"] == key_hex
+          and mismatch[0]["live_value"] == listing["rows"][0][2]
+          and mismatch[0]["rebuilt_value"] == value, "mismatch line: %s" % mismatch)
+    log("a lying live digest: %s", r.stderr.strip().splitlines()[-1])
 
 
 TESTS = [test_kill9_timer_during_load_fires_each_occurrence_exactly_once,

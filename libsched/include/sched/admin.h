@@ -21,13 +21,20 @@ typedef struct sched_admin_s sched_admin_t;
  */
 typedef const char *(*sched_admin_ready_cb)(void *opaque);
 
+/** A request to a service's own route (sched_admin_route_cb). */
+typedef struct sched_admin_req_s sched_admin_req_t;
+
+/** The value of the request's query parameter `name`; NULL if absent. */
+const char *sched_admin_arg(const sched_admin_req_t *req, const char *name);
+
 /**
  * A service's own GET routes (after the three above): return a malloc'd
- * JSON body and set *status, or NULL for 404.  `arg` is the value of the
- * query parameter "partition" (NULL if absent).  Runs on the admin thread.
+ * JSON body and set *status, or NULL for 404.  Runs on the admin thread;
+ * req is valid during the call only.
  */
 typedef char *(*sched_admin_route_cb)(void *opaque, const char *path,
-                                      const char *arg, unsigned *status);
+                                      const sched_admin_req_t *req,
+                                      unsigned *status);
 
 /** Listen on addr:port (port 0: do not start, return a valid no-op
  *  handle).  route may be NULL.  NULL + errstr on failure. */

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "sched/codec.h"
+#include "sched/digest.h"
 #include "sched/event.h"
 #include "sched/store.h"
 
@@ -221,27 +222,29 @@ void sched_timer_due_action(const sched_timer_job_t *job, char kind,
                             int64_t due_ms, int64_t now_ms,
                             sched_timer_action_t *out);
 
-/** A fingerprint of one partition's timer state. */
-typedef struct sched_timer_digest_s {
-        int32_t partition;
-        int64_t commands_offset; /* next offsets: the state is that of the */
-        int64_t status_offset;   /* log prefixes before them */
-        uint64_t jobs, due, orphans; /* rows covered */
-        char sha256[65];             /* hex */
-} sched_timer_digest_t;
+/**
+ * The digest sections (sched/digest.h) of everything the timer holds for
+ * `partition`, in this order:
+ *   jobs     JOBS rows whose partition field is the partition
+ *   due      DUE rows under the partition's prefix
+ *   orphans  ORPHANS 'T' job_id 0x00 [offset] rows (parked status events
+ *            and their job's marker) of jobs hashing to the partition
+ * A row's job id is its key (jobs), the key's tail (due), or the id in
+ * the key (orphans).
+ */
+void sched_timer_digest_set(sched_digest_set_t *set, int32_t partition,
+                            int32_t partition_cnt);
 
 /**
- * SHA-256 over everything the timer holds for `partition` (its jobs' rows,
- * its due entries, its parked status events), read from one snapshot with
- * the offsets it corresponds to.  Replaying the same log prefixes into an
- * empty store gives the same digest, whatever the batch boundaries or the
- * interleaving of the two topics.  Any thread (it reads a snapshot).
+ * sched_digest_compute() of sched_timer_digest_set(): replaying the same
+ * log prefixes into an empty store gives the same digest, whatever the
+ * batch boundaries or the interleaving of the two topics.  Any thread (it
+ * reads a snapshot).  SCHED_ERR_INVALID for a partition out of range.
  */
 sched_err_t sched_timer_digest(sched_store_t *store, int32_t partition,
                                int32_t partition_cnt,
                                const char *commands_topic,
-                               const char *status_topic,
-                               sched_timer_digest_t *out);
+                               const char *status_topic, sched_digest_t *out);
 
 const char *sched_timer_jstate2str(sched_timer_jstate_t st);
 
