@@ -180,7 +180,7 @@ static int replay_record(replay_t *r, int t, const rd_kafka_message_t *m,
                 sched_err_t err = sched_view_apply_record(
                         st->store, st->batch, r->codec, t == 1, r->topics[t],
                         m->key, m->key_len, m->payload, m->len, m->partition,
-                        m->offset, &vres, why, sizeof(why));
+                        r->nparts, m->offset, &vres, why, sizeof(why));
                 if (err == SCHED_ERR_STORE || err == SCHED_ERR_NOMEM) {
                         snprintf(errstr, errstr_size, "view scratch store: "
                                  "%s", why);

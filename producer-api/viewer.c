@@ -197,7 +197,8 @@ static int consume_one(viewer_t *v, const rd_kafka_message_t *msg, int t) {
         sched_err_t err = sched_view_apply_record(
                 api->store, v->batch, api->codec, t == 1, v->topics[t],
                 msg->key, msg->key_len, msg->payload, msg->len,
-                msg->partition, msg->offset, &res, errstr, sizeof(errstr));
+                msg->partition, v->parts[t], msg->offset, &res, errstr,
+                sizeof(errstr));
         if (err == SCHED_ERR_STORE || err == SCHED_ERR_NOMEM) {
                 sched_error(SUB, "apply %s [%d] @%lld: %s", v->topics[t],
                             (int)msg->partition, (long long)msg->offset,

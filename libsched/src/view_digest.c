@@ -1,7 +1,9 @@
 /*
  * view_digest.c — the view's digest sections (sched/digest.h): which view
- * rows belong to a partition, by the job id in their key.
+ * rows belong to a partition, by the job id in their key (VIEW_LOG rows by
+ * the partition their record sits on).
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "sched/digest.h"
@@ -87,11 +89,23 @@ static bool orphan_row(const sched_digest_set_t *set, const char *k,
         return id_then_zero(set, k, klen, 1, idp, idlenp);
 }
 
+/* VIEW_LOG rows belong to the partition their record sits on (the
+ * partition field after the topic byte), which a record keyed by a job id
+ * need not be the job's: a replay of that partition writes the row. */
 static bool log_row(const sched_digest_set_t *set, const char *k,
                     size_t klen, const char *v, size_t vlen,
                     const char **idp, size_t *idlenp) {
         (void)v, (void)vlen;
-        return id_then_zero(set, k, klen, 0, idp, idlenp);
+        size_t idlen = strnlen(k, klen);
+        if (klen != idlen + 1 + 1 + 4 + 8)
+                return id_then_zero(set, k, klen, 0, idp, idlenp);
+        const unsigned char *p = (const unsigned char *)k + idlen + 2;
+        int32_t part = (int32_t)(((uint32_t)p[0] << 24) |
+                                 ((uint32_t)p[1] << 16) |
+                                 ((uint32_t)p[2] << 8) | p[3]);
+        *idp = k;
+        *idlenp = idlen;
+        return part == set->partition;
 }
 
 void sched_view_digest_set(sched_digest_set_t *set, int32_t partition,

@@ -7,13 +7,17 @@
 #include "sched/view.h"
 
 #include <stdio.h>
+#include <string.h>
+
+#include "sched/kafka.h"
 
 sched_err_t sched_view_apply_record(sched_store_t *store, sched_batch_t *batch,
                                     const sched_codec_t *codec,
                                     bool status_topic, const char *topic_name,
                                     const void *key, size_t klen,
                                     const void *payload, size_t len,
-                                    int32_t partition, int64_t offset,
+                                    int32_t partition, int32_t partition_cnt,
+                                    int64_t offset,
                                     sched_view_result_t *resultp,
                                     char *errstr, size_t errstr_size) {
         char why[512];
@@ -32,13 +36,25 @@ sched_err_t sched_view_apply_record(sched_store_t *store, sched_batch_t *batch,
                 if (err == SCHED_ERR_NOMEM)
                         err = SCHED_ERR_DECODE; /* this record's size */
         } else {
-                err = sched_view_apply(store, batch, codec, &ev, offset,
-                                       resultp, why, sizeof(why));
+                int32_t want = sched_partition_of(ev.job_id, strlen(ev.job_id),
+                                                  partition_cnt);
+                if (want != partition) {
+                        snprintf(errstr, errstr_size,
+                                 "apply: job %s is on partition %d but its "
+                                 "key hashes (murmur2) to partition %d",
+                                 ev.job_id, (int)partition, (int)want);
+                        err = SCHED_ERR_INVALID;
+                } else {
+                        err = sched_view_apply(store, batch, codec, &ev,
+                                               offset, resultp, why,
+                                               sizeof(why));
+                        if (err)
+                                snprintf(errstr, errstr_size, "%s%s",
+                                         err == SCHED_ERR_INVALID ? "apply: "
+                                                                  : "",
+                                         why);
+                }
                 sched_event_clear(&ev);
-                if (err)
-                        snprintf(errstr, errstr_size, "%s%s",
-                                 err == SCHED_ERR_INVALID ? "apply: " : "",
-                                 why);
         }
         if (err != SCHED_ERR_STORE && err != SCHED_ERR_NOMEM)
                 sched_store_offset_stage(store, batch, topic_name, partition,

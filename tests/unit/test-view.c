@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "sched/codec.h"
+#include "sched/kafka.h"
 #include "sched/event.h"
 #include "sched/store.h"
 #include "sched/time.h"
@@ -889,7 +890,7 @@ static sched_err_t apply_bytes(fx_t *fx, sched_batch_t *b, bool status,
         return sched_view_apply_record(
                 fx->store, b, codec, status,
                 status ? "klok.status" : "klok.commands", key,
-                key ? strlen(key) : 0, payload, len, 0, offset, &res, err,
+                key ? strlen(key) : 0, payload, len, 0, 1, offset, &res, err,
                 sizeof(err));
 }
 
@@ -1018,6 +1019,44 @@ static void test_record_index_lists_every_record_keyed_by_the_job(
         sched_batch_destroy(b);
 }
 
+/* A record on another partition than its job's is refused (dead-lettered,
+ * as the timer does) but still indexed where it sits. */
+static void test_a_record_off_its_jobs_partition_is_refused(void **state) {
+        fx_t *fx = *state;
+        char job[16], err[512];
+        int n = 0;
+        do /* a job id whose partition of 4 is not 0 */
+                snprintf(job, sizeof(job), "off-%d", n++);
+        while (sched_partition_of(job, strlen(job), 4) == 0);
+        sched_event_t ev;
+        void *buf;
+        size_t len;
+        ev_create(fx, &ev, "t1", job, T0, SCHED_KIND_DELAY);
+        assert_int_equal(sched_codec_encode(codec, &ev, &buf, &len, err,
+                                            sizeof(err)),
+                         SCHED_ERR_OK);
+        sched_event_clear(&ev);
+        sched_batch_t *b = sched_batch_new();
+        sched_view_result_t res;
+        assert_int_equal(sched_view_apply_record(
+                                 fx->store, b, codec, false, "klok.commands",
+                                 job, strlen(job), buf, len, 0, 4, 7, &res,
+                                 err, sizeof(err)),
+                         SCHED_ERR_INVALID);
+        assert_non_null(strstr(err, "partition"));
+        free(buf);
+        assert_int_equal(sched_store_write(fx->store, b, err, sizeof(err)),
+                         SCHED_ERR_OK);
+        sched_batch_destroy(b);
+        char *doc;
+        size_t dlen;
+        assert_int_equal(sched_view_get_job(fx->store, "t1", job, &doc, &dlen),
+                         SCHED_ERR_NOT_FOUND);
+        assert_int_equal(sched_store_offset_get(fx->store, "klok.commands", 0),
+                         8);
+        assert_int_equal(count_rows(fx, SCHED_CF_VIEW_LOG), 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_one_shot_lifecycle,
@@ -1044,6 +1083,9 @@ int main(void) {
                 cmocka_unit_test(test_replay_is_byte_identical),
                 cmocka_unit_test_setup_teardown(
                         test_record_index_lists_every_record_keyed_by_the_job,
+                        setup, teardown),
+                cmocka_unit_test_setup_teardown(
+                        test_a_record_off_its_jobs_partition_is_refused,
                         setup, teardown),
         };
         char err[512];

@@ -210,8 +210,11 @@ sched_err_t sched_view_log_page(sched_store_t *store, const char *job_id,
 /**
  * One record of <p>.commands (status_topic false) or <p>.status, from its
  * bytes to the view, as klok-api's consumer and an audit replay both do
- * it: index it (sched_view_log_put), decode it, sched_view_apply() it, and
- * stage the next offset of topic_name/partition — all in batch.
+ * it: index it (sched_view_log_put), decode it, check that it sits on its
+ * job's partition (of partition_cnt: the timer refuses a record elsewhere,
+ * and so does the view, so that both are the replay of their partitions),
+ * sched_view_apply() it, and stage the next offset of topic_name/partition
+ * — all in batch.
  * Returns SCHED_ERR_OK (applied or ignored: *resultp); SCHED_ERR_STORE or
  * SCHED_ERR_NOMEM: the batch is unusable; any other code is a record to
  * dead-letter (the decoder's refusal, or SCHED_ERR_INVALID from the
@@ -223,7 +226,8 @@ sched_err_t sched_view_apply_record(sched_store_t *store, sched_batch_t *batch,
                                     bool status_topic, const char *topic_name,
                                     const void *key, size_t klen,
                                     const void *payload, size_t len,
-                                    int32_t partition, int64_t offset,
+                                    int32_t partition, int32_t partition_cnt,
+                                    int64_t offset,
                                     sched_view_result_t *resultp,
                                     char *errstr, size_t errstr_size);
 
