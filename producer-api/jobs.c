@@ -361,19 +361,28 @@ static const char *arg(api_req_t *req, const char *name) {
                                            name);
 }
 
-/* The page size from ?limit= (1 to max, dflt when absent) into *limit;
- * 0, or 400 with the reply queued. */
-static unsigned page_limit(api_req_t *req, uint64_t dflt, uint64_t max,
-                           uint64_t *limit) {
+/* A page's ?limit= (1 to max, dflt when absent) and ?cursor= (NULL when
+ * absent; at most cursor_max - 1 bytes) into *limit and *cursor; 0, or 400
+ * with the reply queued. */
+static unsigned page_args(api_req_t *req, uint64_t dflt, uint64_t max,
+                          size_t cursor_max, uint64_t *limit,
+                          const char **cursor) {
         *limit = dflt;
         const char *ls = arg(req, "limit");
-        if (!ls || (parse_u64(ls, strlen(ls), max, limit) && *limit > 0))
-                return 0;
-        char why[64];
-        snprintf(why, sizeof(why), "must be an integer from 1 to %llu",
-                 (unsigned long long)max);
-        api_reply_error(req, 400, "invalid_field", why, "limit");
-        return 400;
+        if (ls && !(parse_u64(ls, strlen(ls), max, limit) && *limit > 0)) {
+                char why[64];
+                snprintf(why, sizeof(why), "must be an integer from 1 to %llu",
+                         (unsigned long long)max);
+                api_reply_error(req, 400, "invalid_field", why, "limit");
+                return 400;
+        }
+        *cursor = arg(req, "cursor");
+        if (*cursor && (!**cursor || strlen(*cursor) >= cursor_max)) {
+                api_reply_error(req, 400, "invalid_field",
+                                "not a cursor of this list", "cursor");
+                return 400;
+        }
+        return 0;
 }
 
 /* --- GET /v1/jobs/{id}, GET .../executions -------------------------------- */
@@ -472,12 +481,10 @@ static enum MHD_Result handle_executions(api_req_t *req) {
                 return r;
 
         uint64_t limit;
-        if (page_limit(req, EXEC_PAGE_DEFAULT, EXEC_PAGE_MAX, &limit))
+        const char *cursor;
+        if (page_args(req, EXEC_PAGE_DEFAULT, EXEC_PAGE_MAX, SCHED_EXEC_ID_MAX,
+                      &limit, &cursor))
                 return MHD_YES;
-        const char *cursor = arg(req, "cursor");
-        if (cursor && (!*cursor || strlen(cursor) >= SCHED_EXEC_ID_MAX))
-                return api_reply_error(req, 400, "invalid_field",
-                                       "not a cursor of this list", "cursor");
 
         char *arr, next[SCHED_EXEC_ID_MAX];
         size_t count;
@@ -590,12 +597,10 @@ static enum MHD_Result handle_list(api_req_t *req) {
         if (list_filter(req, &f))
                 return MHD_YES;
         uint64_t limit;
-        if (page_limit(req, JOB_PAGE_DEFAULT, JOB_PAGE_MAX, &limit))
+        const char *cursor;
+        if (page_args(req, JOB_PAGE_DEFAULT, JOB_PAGE_MAX,
+                      SCHED_VIEW_CURSOR_MAX, &limit, &cursor))
                 return MHD_YES;
-        const char *cursor = arg(req, "cursor");
-        if (cursor && strlen(cursor) >= SCHED_VIEW_CURSOR_MAX)
-                return api_reply_error(req, 400, "invalid_field",
-                                       "not a cursor of this list", "cursor");
         char *arr, next[SCHED_VIEW_CURSOR_MAX];
         size_t count;
         sched_err_t err = sched_view_list_jobs(api->store, read_tenant(req),
@@ -642,12 +647,10 @@ static enum MHD_Result handle_records(api_req_t *req) {
         if (consistency_wait(req, &r))
                 return r;
         uint64_t limit;
-        if (page_limit(req, RECORD_PAGE_DEFAULT, RECORD_PAGE_MAX, &limit))
+        const char *cursor;
+        if (page_args(req, RECORD_PAGE_DEFAULT, RECORD_PAGE_MAX,
+                      SCHED_VIEW_LOG_CURSOR_MAX, &limit, &cursor))
                 return MHD_YES;
-        const char *cursor = arg(req, "cursor");
-        if (cursor && strlen(cursor) >= SCHED_VIEW_LOG_CURSOR_MAX)
-                return api_reply_error(req, 400, "invalid_field",
-                                       "not a cursor of this list", "cursor");
         char *doc = NULL;
         size_t len;
         sched_err_t err = sched_view_get_job(api->store, read_tenant(req),
