@@ -202,18 +202,96 @@ static int replay_flush(replay_t *r, char *errstr, size_t errstr_size) {
         return 0;
 }
 
+/*
+ * The two topics' records, each in offset order, merged by record
+ * timestamp (commands first at the same millisecond): the order a caught-up
+ * service applied them in, as near as the log can tell.  The view's state
+ * can depend on the order between the topics (a cancel before or after an
+ * execution's result), so reading them as fetched would not replay what
+ * the live view saw.  Each topic is buffered up to QUEUE_MAX records and
+ * paused while full.
+ */
+#define QUEUE_MAX 20000
+
+typedef struct queue_s {
+        rd_kafka_message_t **m;
+        size_t head, cnt;
+        bool paused;
+} queue_t;
+
+static void queue_pause(rd_kafka_t *rk, const replay_t *r, int t, queue_t *q,
+                        bool pause) {
+        if (q->paused == pause)
+                return;
+        rd_kafka_topic_partition_list_t *one =
+                rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(one, r->topics[t], r->partition);
+        if (pause)
+                rd_kafka_pause_partitions(rk, one);
+        else
+                rd_kafka_resume_partitions(rk, one);
+        rd_kafka_topic_partition_list_destroy(one);
+        q->paused = pause;
+}
+
+/* Apply the records whose turn has come: a head goes when the other topic
+ * has a later head or will have none.  0, or -1 with errstr. */
+static int replay_drain(replay_t *r, rd_kafka_t *rk, queue_t q[2],
+                        int *pending, char *errstr, size_t errstr_size) {
+        for (;;) {
+                int t;
+                if (q[0].cnt && q[1].cnt)
+                        t = rd_kafka_message_timestamp(q[1].m[q[1].head],
+                                                       NULL) <
+                                            rd_kafka_message_timestamp(
+                                                    q[0].m[q[0].head], NULL)
+                                    ? 1
+                                    : 0;
+                else if (q[0].cnt && r->done[1])
+                        t = 0;
+                else if (q[1].cnt && r->done[0])
+                        t = 1;
+                else
+                        return 0;
+                rd_kafka_message_t *m = q[t].m[q[t].head];
+                q[t].head = (q[t].head + 1) % QUEUE_MAX;
+                q[t].cnt--;
+                if (q[t].cnt < QUEUE_MAX / 2)
+                        queue_pause(rk, r, t, &q[t], false);
+                int rc = replay_record(r, t, m, errstr, errstr_size);
+                rd_kafka_message_destroy(m);
+                r->records++;
+                if (rc)
+                        return -1;
+                if (++*pending >= REBUILD_BATCH) {
+                        if (replay_flush(r, errstr, errstr_size))
+                                return -1;
+                        *pending = 0;
+                }
+        }
+}
+
 static int replay_run(replay_t *r, char *errstr, size_t errstr_size) {
         char group[64];
         snprintf(group, sizeof(group), "klokctl-rebuild-%d-%lld", (int)getpid(),
                  (long long)sched_now_ms());
         const char *extra[] = {"enable.partition.eof", "true", NULL};
-        rd_kafka_conf_t *conf = sched_kafka_conf(r->ctl->bootstrap, "klokctl",
-                                                 extra, errstr, errstr_size);
+        queue_t q[2] = {{calloc(QUEUE_MAX, sizeof(void *)), 0, 0, false},
+                        {calloc(QUEUE_MAX, sizeof(void *)), 0, 0, false}};
+        rd_kafka_conf_t *conf = q[0].m && q[1].m
+                ? sched_kafka_conf(r->ctl->bootstrap, "klokctl", extra, errstr,
+                                   errstr_size)
+                : NULL;
         rd_kafka_t *rk = conf ? sched_kafka_consumer_new(conf, group, NULL,
                                                          errstr, errstr_size)
                               : NULL;
-        if (!rk)
+        if (!rk) {
+                if (!q[0].m || !q[1].m)
+                        snprintf(errstr, errstr_size, "out of memory");
+                free(q[0].m);
+                free(q[1].m);
                 return -1;
+        }
         rd_kafka_topic_partition_list_t *parts =
                 rd_kafka_topic_partition_list_new(2);
         for (int i = 0; i < 2; i++)
@@ -227,7 +305,10 @@ static int replay_run(replay_t *r, char *errstr, size_t errstr_size) {
         int rc = 0, pending = 0;
         int64_t last_progress = sched_mono_ms();
         check_done(r, rk);
-        while (!(r->done[0] && r->done[1])) {
+        while (!rc && !(r->done[0] && r->done[1] && !q[0].cnt && !q[1].cnt)) {
+                rc = replay_drain(r, rk, q, &pending, errstr, errstr_size);
+                if (rc || (r->done[0] && r->done[1]))
+                        continue;
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
                 if (!m) {
                         check_done(r, rk);
@@ -239,7 +320,6 @@ static int replay_run(replay_t *r, char *errstr, size_t errstr_size) {
                                          (long long)r->end[0],
                                          (long long)r->end[1]);
                                 rc = -1;
-                                break;
                         }
                         continue;
                 }
@@ -254,24 +334,27 @@ static int replay_run(replay_t *r, char *errstr, size_t errstr_size) {
                 }
                 int t = strcmp(rd_kafka_topic_name(m->rkt), r->topics[0]) ? 1
                                                                           : 0;
-                if (m->offset >= r->end[t]) { /* past the digests' prefix */
+                if (m->offset >= r->end[t] || r->done[t]) {
+                        /* past the digests' prefix */
                         r->done[t] = true;
                         rd_kafka_message_destroy(m);
                         continue;
                 }
-                rc = replay_record(r, t, m, errstr, errstr_size);
-                rd_kafka_message_destroy(m);
-                r->records++;
-                if (rc)
-                        break;
-                if (++pending >= REBUILD_BATCH) {
-                        if ((rc = replay_flush(r, errstr, errstr_size)))
-                                break;
-                        pending = 0;
-                }
+                q[t].m[(q[t].head + q[t].cnt) % QUEUE_MAX] = m;
+                if (++q[t].cnt == QUEUE_MAX)
+                        queue_pause(rk, r, t, &q[t], true);
+                /* Its last record reached: nothing more of t will come. */
+                if (m->offset + 1 >= r->end[t])
+                        r->done[t] = true;
         }
         if (rc == 0 && pending)
                 rc = replay_flush(r, errstr, errstr_size);
+        for (int t = 0; t < 2; t++) {
+                for (; q[t].cnt; q[t].cnt--, q[t].head = (q[t].head + 1) %
+                                                         QUEUE_MAX)
+                        rd_kafka_message_destroy(q[t].m[q[t].head]);
+                free(q[t].m);
+        }
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
         return rc;

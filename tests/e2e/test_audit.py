@@ -244,6 +244,29 @@ def test_history_through_the_index_finds_what_a_full_scan_finds():
     check(any(l["what"] == "UNDECODABLE" for l in lines), "no undecodable record: %s" % lines)
 
 
+def test_history_through_the_index_fetches_records_far_apart():
+    """A job whose records are thousands of offsets apart: the index's offsets are read as
+    separate runs (the partition moved between them), and the result is still the scan's."""
+    job_id = noop_job("audit-far")
+    part = history(job_id, "--scan")[0]["partition"]
+    filler = Producer({"bootstrap.servers": BOOTSTRAP})
+    planted = []
+    for gap in range(2):
+        for i in range(2500):  # more than the 2,000 records klokctl reads through
+            filler.produce(STATUS, key=b"audit-filler-%d" % i, value=b"x", partition=part)
+        check(filler.flush(30) == 0, "filler records not acknowledged")
+        planted.append(produce(STATUS, job_id.encode(),
+                               status_event(job_id, "PROGRESS", job_id + ":0:9", 9, 0),
+                               partition=part))
+    wait_until("the view to index the planted records", 60,
+               lambda: set(planted) <= {(p, o) for _, p, o in indexed(job_id)[0]})
+    scanned = where(history(job_id, "--scan"))
+    rc, lines, err = klokctl("history", "--job", job_id)
+    check(rc == 0 and "whole partition" not in err and where(lines) == scanned,
+          "through the index %s, scanned %s: %r" % (where(lines), scanned, err))
+    check({(STATUS, p, o) for p, o in planted} <= set(scanned), "planted: %s" % planted)
+
+
 def test_history_without_the_api_reads_the_whole_partition():
     job_id = noop_job("audit-no-api")
     p = subprocess.run([KLOKCTL, "--api", "http://127.0.0.1:1", "--bootstrap", BOOTSTRAP,
