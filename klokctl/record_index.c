@@ -20,7 +20,7 @@
 #include "ctl.h"
 
 #define INDEX_PAGE "10000"          /* records per request (the API's max) */
-#define INDEX_RECORDS_MAX 100000000 /* bounded: 1.6 GB of offsets at most */
+#define INDEX_RECORDS_MAX 5000000 /* bounded as history holds records */
 
 static int push(ctl_index_t *ix, int t, int64_t offset, size_t *cap) {
         if (ix->cnt[t] == cap[t]) {
