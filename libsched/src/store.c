@@ -364,11 +364,7 @@ static size_t offset_key(char *buf, size_t size, const char *topic,
         int n = snprintf(buf, size, "off/%s/", topic);
         if (n < 0 || (size_t)n + 4 > size)
                 return 0;
-        unsigned char *p = (unsigned char *)buf + n;
-        p[0] = (unsigned char)((uint32_t)partition >> 24);
-        p[1] = (unsigned char)((uint32_t)partition >> 16);
-        p[2] = (unsigned char)((uint32_t)partition >> 8);
-        p[3] = (unsigned char)partition;
+        sched_be32_put((unsigned char *)buf + n, (uint32_t)partition);
         return (size_t)n + 4;
 }
 

@@ -44,18 +44,6 @@
 #define ROW_VERSION 4
 #define ROW_VERSION_MIN 2 /* oldest row layout still read */
 
-static void be32_put(unsigned char *p, uint32_t v) {
-        p[0] = (unsigned char)(v >> 24);
-        p[1] = (unsigned char)(v >> 16);
-        p[2] = (unsigned char)(v >> 8);
-        p[3] = (unsigned char)v;
-}
-
-static uint32_t be32_get(const unsigned char *p) {
-        return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-               (uint32_t)p[2] << 8 | p[3];
-}
-
 void sched_due_key_str(char out[SCHED_DUE_KEY_STR_MAX], int32_t partition,
                        int64_t due_ms, char kind, const char *job_id) {
         snprintf(out, SCHED_DUE_KEY_STR_MAX, "%d:%lld:%c:%s", (int)partition,
@@ -65,7 +53,7 @@ void sched_due_key_str(char out[SCHED_DUE_KEY_STR_MAX], int32_t partition,
 size_t sched_due_key(unsigned char *buf, int32_t partition, int64_t due_ms,
                      char kind, const char *job_id) {
         size_t idlen = strnlen(job_id, SCHED_ID_MAX - 1);
-        be32_put(buf, (uint32_t)partition);
+        sched_be32_put(buf, (uint32_t)partition);
         sched_be64_put(buf + 4, sched_ms_key(due_ms));
         buf[12] = (unsigned char)kind;
         memcpy(buf + 13, job_id, idlen);
@@ -78,7 +66,7 @@ bool sched_due_key_parse(const void *key, size_t klen, int32_t *partitionp,
         const unsigned char *k = key;
         if (klen <= 13 || klen - 13 >= SCHED_ID_MAX)
                 return false;
-        *partitionp = (int32_t)be32_get(k);
+        *partitionp = (int32_t)sched_be32_get(k);
         *due_msp = (int64_t)(sched_be64_get(k + 4) ^ 0x8000000000000000ULL);
         *kindp = (char)k[12];
         memcpy(job_id, k + 13, klen - 13);
@@ -150,7 +138,7 @@ static uint16_t rd16(rd_t *r) {
 }
 static int32_t rd32(rd_t *r) {
         const unsigned char *q = take(r, 4);
-        return q ? (int32_t)be32_get(q) : 0;
+        return q ? (int32_t)sched_be32_get(q) : 0;
 }
 static int64_t rd64(rd_t *r) {
         const unsigned char *q = take(r, 8);
@@ -307,7 +295,7 @@ static void wr8(wr_t *w, uint8_t v) {
 static void wr32(wr_t *w, int32_t v) {
         unsigned char *q = put(w, 4);
         if (q)
-                be32_put(q, (uint32_t)v);
+                sched_be32_put(q, (uint32_t)v);
 }
 static void wr64(wr_t *w, int64_t v) {
         unsigned char *q = put(w, 8);
@@ -1333,7 +1321,7 @@ sched_err_t sched_timer_apply(sched_store_t *store, sched_batch_t *batch,
 static bool digest_job_row(const sched_digest_set_t *set, const char *k,
                            size_t klen, const char *v, size_t vlen,
                            const char **idp, size_t *idlenp) {
-        if (vlen < 6 || (int32_t)be32_get((const unsigned char *)v + 2) !=
+        if (vlen < 6 || (int32_t)sched_be32_get((const unsigned char *)v + 2) !=
                                 set->partition)
                 return false;
         *idp = k;
@@ -1372,8 +1360,8 @@ void sched_timer_digest_set(sched_digest_set_t *set, int32_t partition,
         set->partition = partition;
         set->partition_cnt = partition_cnt;
         unsigned char lo[4], hi[4];
-        be32_put(lo, (uint32_t)partition);
-        be32_put(hi, (uint32_t)partition + 1);
+        sched_be32_put(lo, (uint32_t)partition);
+        sched_be32_put(hi, (uint32_t)partition + 1);
         sched_digest_section_add(set, "jobs", SCHED_CF_JOBS, NULL, 0, NULL, 0,
                                  digest_job_row);
         sched_digest_section_add(set, "due", SCHED_CF_DUE, lo, 4, hi, 4,

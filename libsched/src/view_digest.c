@@ -8,6 +8,7 @@
 
 #include "sched/digest.h"
 #include "sched/kafka.h"
+#include "sched/view.h"
 
 #define CREATED_LEN 8 /* the index keys' created time */
 
@@ -96,13 +97,13 @@ static bool log_row(const sched_digest_set_t *set, const char *k,
                     size_t klen, const char *v, size_t vlen,
                     const char **idp, size_t *idlenp) {
         (void)v, (void)vlen;
-        size_t idlen = strnlen(k, klen);
-        if (klen != idlen + 1 + 1 + 4 + 8)
+        size_t idlen;
+        char topic;
+        int32_t part;
+        int64_t offset;
+        if (!sched_view_log_key_parse(k, klen, &idlen, &topic, &part,
+                                      &offset))
                 return id_then_zero(set, k, klen, 0, idp, idlenp);
-        const unsigned char *p = (const unsigned char *)k + idlen + 2;
-        int32_t part = (int32_t)(((uint32_t)p[0] << 24) |
-                                 ((uint32_t)p[1] << 16) |
-                                 ((uint32_t)p[2] << 8) | p[3]);
         *idp = k;
         *idlenp = idlen;
         return part == set->partition;

@@ -36,13 +36,23 @@ static size_t log_key(char *buf, const void *id, size_t idlen, char topic,
         size_t n = idlen;
         buf[n++] = '\0';
         buf[n++] = topic;
-        unsigned char *p = (unsigned char *)buf + n;
-        p[0] = (unsigned char)((uint32_t)partition >> 24);
-        p[1] = (unsigned char)((uint32_t)partition >> 16);
-        p[2] = (unsigned char)((uint32_t)partition >> 8);
-        p[3] = (unsigned char)partition;
-        sched_be64_put(p + 4, (uint64_t)offset);
+        sched_be32_put((unsigned char *)buf + n, (uint32_t)partition);
+        sched_be64_put((unsigned char *)buf + n + 4, (uint64_t)offset);
         return n + 12;
+}
+
+bool sched_view_log_key_parse(const char *k, size_t klen, size_t *idlenp,
+                              char *topicp, int32_t *partitionp,
+                              int64_t *offsetp) {
+        size_t idlen = strnlen(k, klen);
+        if (klen != idlen + 2 + 12)
+                return false;
+        const unsigned char *p = (const unsigned char *)k + idlen + 2;
+        *idlenp = idlen;
+        *topicp = k[idlen + 1];
+        *partitionp = (int32_t)sched_be32_get(p);
+        *offsetp = (int64_t)sched_be64_get(p + 4);
+        return true;
 }
 
 void sched_view_log_put(sched_store_t *store, sched_batch_t *batch,
@@ -165,17 +175,15 @@ sched_err_t sched_view_log_page(sched_store_t *store, const char *job_id,
         bool more = false;
         size_t n = 0;
         for (; !err && sched_iter_valid(it); sched_iter_next(it)) {
-                size_t klen;
-                const unsigned char *k =
-                        (const unsigned char *)sched_iter_key(it, &klen);
-                if (klen != idlen + 1 + 1 + 12)
+                size_t klen, rowid;
+                const char *k = sched_iter_key(it, &klen);
+                char topic;
+                int32_t part;
+                int64_t off;
+                if (!sched_view_log_key_parse(k, klen, &rowid, &topic, &part,
+                                              &off) ||
+                    rowid != idlen)
                         continue; /* not a row this module wrote */
-                const unsigned char *p = k + idlen + 2;
-                char topic = (char)k[idlen + 1];
-                int32_t part = (int32_t)(((uint32_t)p[0] << 24) |
-                                         ((uint32_t)p[1] << 16) |
-                                         ((uint32_t)p[2] << 8) | p[3]);
-                int64_t off = (int64_t)sched_be64_get(p + 4);
                 if (n == limit) {
                         more = true;
                         break;

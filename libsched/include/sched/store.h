@@ -125,6 +125,14 @@ int64_t sched_store_offset_get(sched_store_t *store, const char *topic,
 
 /* --- Fixed-width big-endian key parts: byte order is numeric order ------- */
 
+static inline void sched_be32_put(unsigned char *p, uint32_t v) {
+        for (int i = 3; i >= 0; i--, v >>= 8)
+                p[i] = (unsigned char)(v & 0xff);
+}
+static inline uint32_t sched_be32_get(const unsigned char *p) {
+        return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+               (uint32_t)p[2] << 8 | p[3];
+}
 static inline void sched_be64_put(unsigned char *p, uint64_t v) {
         for (int i = 7; i >= 0; i--, v >>= 8)
                 p[i] = (unsigned char)(v & 0xff);

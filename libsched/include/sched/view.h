@@ -177,6 +177,12 @@ void sched_view_log_put(sched_store_t *store, sched_batch_t *batch,
                         char topic, const void *key, size_t klen,
                         int32_t partition, int64_t offset);
 
+/** Read a VIEW_LOG key back: the job id's length, topic, partition and
+ *  offset; false for a key of another layout. */
+bool sched_view_log_key_parse(const char *k, size_t klen, size_t *idlenp,
+                              char *topicp, int32_t *partitionp,
+                              int64_t *offsetp);
+
 /** Stage the first indexed offset of topic/partition (the view's next
  *  offset there) unless one is stored already; once per assignment. */
 void sched_view_log_begin(sched_store_t *store, sched_batch_t *batch,
